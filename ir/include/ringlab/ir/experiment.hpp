@@ -1,0 +1,39 @@
+#pragma once
+// The experiment file users write: topology, workload, schedule variant, placement.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ringlab/ir/generate.hpp"
+#include "ringlab/ir/schedule.hpp"
+
+namespace ringlab::ir {
+
+/// How ranks map to GPUs (the topology layer turns this into a rank -> GPU map).
+struct PlacementSpec {
+  enum class Kind : std::uint8_t { block, round_robin, list };
+  Kind kind = Kind::block;        ///< block: rank r on GPU r; round_robin: across nodes; list: explicit
+  std::vector<std::int32_t> gpus;  ///< with list: GPU index of each rank
+  friend bool operator==(const PlacementSpec&, const PlacementSpec&) = default;
+};
+
+/// A parsed, checked experiment file.
+struct Experiment {
+  std::string file;            ///< the file it came from
+  std::string name;            ///< its name
+  std::string topology;        ///< topology file, resolved against the experiment's folder ("" if none)
+  int topology_line = 0;       ///< line of the topology key (for errors about that file)
+  Workload workload;           ///< the attention
+  ScheduleSpec schedule;       ///< the variant, ranks and options
+  PlacementSpec placement;     ///< ranks onto GPUs
+};
+
+/// Loads `path`, applies `overrides` ("dotted.key=value", in order), checks every field (unknown keys,
+/// wrong types, impossible values) and throws InputError naming file, line and field.
+[[nodiscard]] Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// Whether a parsed YAML/JSON document looks like an experiment (has `workload` and `schedule`) rather
+/// than a schedule IR file (has `ranks`).
+[[nodiscard]] bool looks_like_experiment(const std::string& path);
+
+}  // namespace ringlab::ir

@@ -1,0 +1,39 @@
+#pragma once
+// Generators: the only code that writes ops. Each builds a complete, valid Schedule from a workload,
+// a variant name, a rank count and variant options.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ringlab/ir/schedule.hpp"
+
+namespace ringlab::ir {
+
+/// What to generate.
+struct ScheduleSpec {
+  std::string variant = "ring";                  ///< ring | ring_serial | allgather (more later)
+  std::int32_t ranks = 1;                        ///< P
+  std::map<std::string, std::string> options;    ///< variant options (none defined yet)
+  friend bool operator==(const ScheduleSpec&, const ScheduleSpec&) = default;
+};
+
+/// The variants `generate` knows, in the order the CLI lists them.
+[[nodiscard]] const std::vector<std::string>& variant_names();
+
+/// Why `spec` cannot be generated for `w` (empty string if it can): e.g. seq_len not divisible by
+/// the number of chunks the variant needs, kv_heads not dividing q_heads, ranks < 1.
+/// `field` receives the name of the offending field ("workload.seq_len", "schedule.ranks", ...).
+[[nodiscard]] std::string check_spec(const Workload& w, const ScheduleSpec& spec, std::string& field);
+
+/// Builds the schedule; throws ValidationError with check_spec's message if it cannot.
+[[nodiscard]] Schedule generate(const Workload& w, const ScheduleSpec& spec);
+
+/// Forward FLOPs of attending q positions to kv positions under w's mask, FlashAttention convention:
+/// 4*B*H*d per attended (q, k) pair, where a pair with k == q counts half under a causal mask
+/// (so a causal diagonal block costs exactly half of a full one, and all blocks sum to half of L^2).
+[[nodiscard]] Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv);
+/// The mask relation of q against kv under w (full, partial or skip).
+[[nodiscard]] Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv);
+
+}  // namespace ringlab::ir
