@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "fields.hpp"
+
 namespace ringlab::ir {
 
 std::int64_t token_count(const TokenSet& set) noexcept {
@@ -10,20 +12,7 @@ std::int64_t token_count(const TokenSet& set) noexcept {
   return n;
 }
 
-namespace {
-struct KindName {
-  const char* operator()(const Attend&) const noexcept { return "attend"; }
-  const char* operator()(const AttendGrad&) const noexcept { return "attend_grad"; }
-  const char* operator()(const Merge&) const noexcept { return "merge"; }
-  const char* operator()(const Send&) const noexcept { return "send"; }
-  const char* operator()(const Recv&) const noexcept { return "recv"; }
-  const char* operator()(const Copy&) const noexcept { return "copy"; }
-  const char* operator()(const Reduce&) const noexcept { return "reduce"; }
-  const char* operator()(const Gemm&) const noexcept { return "gemm"; }
-};
-}  // namespace
-
-const char* kind_name(const OpKind& kind) noexcept { return std::visit(KindName{}, kind); }
+const char* kind_name(const OpKind& kind) noexcept { return detail::kKindNames[kind.index()].data(); }
 
 Flops op_flops(const OpKind& kind) noexcept {
   if (const auto* a = std::get_if<Attend>(&kind)) return a->flops;

@@ -1,0 +1,36 @@
+#pragma once
+// Lossless YAML and JSON (de)serialisation of schedules, and their stable content hash.
+#include <string>
+
+#include "ringlab/ir/schedule.hpp"
+
+namespace ringlab::ir {
+
+/// Version written into every file; loading another version is an error.
+inline constexpr int kFormatVersion = 1;
+
+/// The schedule as compact JSON text.
+[[nodiscard]] std::string to_json(const Schedule& s);
+/// The schedule as YAML text (one op per line, flow style).
+[[nodiscard]] std::string to_yaml(const Schedule& s);
+/// Parses YAML or JSON text (`label` names it in errors); unknown keys and bad values are InputErrors
+/// naming file, line and field. Does not run the validator.
+[[nodiscard]] Schedule parse_schedule(const std::string& text, const std::string& label);
+/// Reads a schedule file (.yaml, .yml or .json).
+[[nodiscard]] Schedule load_schedule(const std::string& path);
+/// Writes a schedule atomically; the format follows the extension (.json, else YAML).
+void save_schedule(const Schedule& s, const std::string& path);
+
+/// A stable 64-bit content hash (FNV-1a over every field in a fixed order), as 16 hex digits. Equal
+/// schedules hash equal on every platform; any change of a field changes it.
+[[nodiscard]] std::string schedule_hash(const Schedule& s);
+
+/// Name of an enum value as written in files.
+[[nodiscard]] const char* to_string(DType v) noexcept;
+[[nodiscard]] const char* to_string(Pass v) noexcept;           ///< as in files
+[[nodiscard]] const char* to_string(PartitionKind v) noexcept;  ///< as in files
+[[nodiscard]] const char* to_string(BufferRole v) noexcept;     ///< as in files
+[[nodiscard]] const char* to_string(Stream v) noexcept;         ///< as in files
+[[nodiscard]] const char* to_string(Mask v) noexcept;           ///< as in files
+
+}  // namespace ringlab::ir

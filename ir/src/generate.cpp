@@ -1,0 +1,361 @@
+// Schedule generators: the only code that writes ops (DESIGN.md). Each variant is a function that
+// fills a Builder; the Builder owns the bookkeeping (ids, token sets, buffers) so the variants read
+// as the schedule they describe.
+#include "ringlab/ir/generate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "ringlab/core/error.hpp"
+
+namespace ringlab::ir {
+
+namespace {
+
+// --- FLOPs of masked attention -----------------------------------------------------------------
+// Every (q, k) pair is weighed in half-units: 2 if attended, 1 if k == q under a causal mask
+// (the FlashAttention convention charges the causal diagonal block exactly half), 0 if masked.
+
+/// Elements of chunk c with position in [lo, hi).
+std::int64_t count_in(const Chunk& c, std::int64_t lo, std::int64_t hi) {
+  if (hi <= lo || c.length == 0) return 0;
+  auto ceil_div = [](std::int64_t a, std::int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  const std::int64_t first = std::clamp<std::int64_t>(ceil_div(lo - c.start, c.stride), 0, c.length);
+  const std::int64_t last = std::clamp<std::int64_t>(ceil_div(hi - c.start, c.stride), 0, c.length);
+  return std::max<std::int64_t>(0, last - first);
+}
+
+/// Sum over p in [b, x) of clamp(p - b, 0, m): used by the contiguous causal closed form.
+std::int64_t ramp_sum(std::int64_t x, std::int64_t b, std::int64_t m) {
+  const std::int64_t u = x - b;
+  if (u <= 0) return 0;
+  if (u <= m + 1) return u * (u - 1) / 2;
+  return m * (m + 1) / 2 + (u - m - 1) * m;
+}
+
+/// Half-unit weight of all pairs between two chunks.
+std::int64_t pair_weight(const Workload& w, const Chunk& q, const Chunk& k) {
+  if (!w.causal && w.window == 0) return 2 * q.length * k.length;
+  if (w.window == 0 && q.stride == 1 && k.stride == 1) {
+    // sum_p (2 * #{k < p} + [p in k]) in closed form.
+    const std::int64_t below = ramp_sum(q.start + q.length, k.start, k.length) - ramp_sum(q.start, k.start, k.length);
+    const std::int64_t diag =
+        std::max<std::int64_t>(0, std::min(q.start + q.length, k.start + k.length) - std::max(q.start, k.start));
+    return 2 * below + diag;
+  }
+  // General case, one q row at a time (striped chunks, windows).
+  constexpr std::int64_t kFar = std::numeric_limits<std::int64_t>::max() / 4;
+  std::int64_t total = 0;
+  for (std::int64_t i = 0; i < q.length; ++i) {
+    const std::int64_t p = q.start + i * q.stride;
+    if (w.causal) {
+      // k in (p - window, p): full weight; k == p: half.
+      const std::int64_t lo = w.window > 0 ? p - w.window + 1 : -kFar;
+      total += 2 * count_in(k, lo, p) + count_in(k, p, p + 1);
+    } else {
+      // A window without causality is two-sided: |p - k| < window.
+      total += 2 * count_in(k, p - w.window + 1, p + w.window);
+    }
+  }
+  return total;
+}
+
+std::int64_t set_weight(const Workload& w, const TokenSet& q, const TokenSet& kv) {
+  std::int64_t total = 0;
+  for (const auto& qc : q.chunks)
+    for (const auto& kc : kv.chunks) total += pair_weight(w, qc, kc);
+  return total;
+}
+
+/// 4*B*H*d per attended pair = 2*B*H*d per half-unit.
+Flops flops_of(const Workload& w, std::int64_t weight) { return Flops(2 * w.batch * w.q_heads * w.head_dim * weight); }
+
+Mask relation(std::int64_t weight, const TokenSet& q, const TokenSet& kv) {
+  if (weight == 0) return Mask::skip;
+  if (weight == 2 * token_count(q) * token_count(kv)) return Mask::full;
+  return Mask::partial;
+}
+
+// --- the builder -----------------------------------------------------------------------------------
+
+class Builder {
+ public:
+  Builder(const Workload& w, const ScheduleSpec& spec) : w_(w) {
+    s_.variant = spec.variant;
+    s_.workload = w;
+    s_.ranks.resize(static_cast<std::size_t>(spec.ranks));
+  }
+
+  [[nodiscard]] const Workload& workload() const { return w_; }
+  [[nodiscard]] Schedule finish() { return std::move(s_); }
+
+  TokenSetId token_set(TokenSet set) {
+    auto [it, inserted] = set_ids_.try_emplace(key_of(set), static_cast<TokenSetId>(s_.token_sets.size()));
+    if (inserted) s_.token_sets.push_back(std::move(set));
+    return it->second;
+  }
+  void own(PartitionKind kind, std::vector<TokenSetId> owned) {
+    s_.partition.kind = kind;
+    s_.partition.owned = std::move(owned);
+  }
+  [[nodiscard]] const TokenSet& set(TokenSetId id) const { return s_.token_sets[id]; }
+
+  // Buffer sizes follow the token-major layouts of docs/ir.md.
+  [[nodiscard]] Bytes q_bytes(std::int64_t tokens) const {
+    return Bytes(tokens * w_.batch * w_.q_heads * w_.head_dim * element_bytes(w_.dtype));
+  }
+  [[nodiscard]] Bytes kv_bytes(std::int64_t tokens) const {
+    return Bytes(2 * tokens * w_.batch * w_.kv_heads * w_.head_dim * element_bytes(w_.dtype));
+  }
+  [[nodiscard]] Bytes lse_bytes(std::int64_t tokens) const { return Bytes(tokens * w_.batch * w_.q_heads * 4); }
+
+  BufferId buffer(int rank, std::string name, BufferRole role, std::int64_t tokens) {
+    Bytes bytes{0};
+    DType dtype = w_.dtype;
+    switch (role) {
+      case BufferRole::kv: bytes = kv_bytes(tokens); break;
+      case BufferRole::lse:
+      case BufferRole::partial_lse:
+        bytes = lse_bytes(tokens);
+        dtype = DType::fp32;
+        break;
+      default: bytes = q_bytes(tokens); break;
+    }
+    auto& bufs = prog(rank).buffers;
+    bufs.push_back(Buffer{std::move(name), role, dtype, tokens, bytes});
+    return static_cast<BufferId>(bufs.size() - 1);
+  }
+
+  OpId op(int rank, Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
+          std::uint32_t group = 0) {
+    auto& ops = prog(rank).ops;
+    Op o;
+    o.id = static_cast<OpId>(ops.size());
+    o.stream = stream;
+    o.phase = phase;
+    o.group = group;
+    o.deps.assign(deps.begin(), deps.end());
+    o.kind = std::move(kind);
+    ops.push_back(std::move(o));
+    return static_cast<OpId>(ops.size() - 1);
+  }
+
+  /// An Attend of all q rows against kv rows [kv_offset, +kv_tokens) with positions kv_pos.
+  [[nodiscard]] Attend attend(TokenSlice q, TokenSlice kv, BufferId out, BufferId lse) const {
+    Attend a;
+    a.q = q;
+    a.kv = kv;
+    a.out = out;
+    a.lse = lse;
+    a.heads = static_cast<std::int32_t>(w_.q_heads);
+    const auto& qs = set(q.positions);
+    const auto& ks = set(kv.positions);
+    const std::int64_t weight = set_weight(w_, qs, ks);
+    a.mask = relation(weight, qs, ks);
+    a.flops = flops_of(w_, weight);
+    return a;
+  }
+  [[nodiscard]] Merge merge(BufferId out, BufferId lse, BufferId pout, BufferId plse, std::int64_t rows) const {
+    Merge m;
+    m.out = out;
+    m.lse = lse;
+    m.partial_out = pout;
+    m.partial_lse = plse;
+    m.rows = rows;
+    m.heads = static_cast<std::int32_t>(w_.q_heads);
+    return m;
+  }
+
+ private:
+  RankProgram& prog(int rank) { return s_.ranks[static_cast<std::size_t>(rank)]; }
+  static std::vector<std::int64_t> key_of(const TokenSet& set) {
+    std::vector<std::int64_t> k;
+    for (const auto& c : set.chunks) k.insert(k.end(), {c.start, c.length, c.stride});
+    return k;
+  }
+
+  Workload w_;
+  Schedule s_;
+  std::map<std::vector<std::int64_t>, TokenSetId> set_ids_;
+};
+
+// --- variants ------------------------------------------------------------------------------------
+
+/// Contiguous partition: rank r owns tokens [r*c, (r+1)*c).
+std::vector<TokenSetId> contiguous_partition(Builder& b, int ranks) {
+  const std::int64_t c = b.workload().seq_len / ranks;
+  std::vector<TokenSetId> owned;
+  for (int r = 0; r < ranks; ++r) owned.push_back(b.token_set(TokenSet{{Chunk{r * c, c, 1}}}));
+  b.own(PartitionKind::contiguous, owned);
+  return owned;
+}
+
+/// The KV ring (Liu et al. 2023). With `overlap`, step s's send/recv of the block for step s+1 runs
+/// on the comm stream beside step s's attention (two KV slots); without, it waits for the compute.
+void ring(Builder& b, int P, bool overlap) {
+  const auto owned = contiguous_partition(b, P);
+  const std::int64_t c = b.workload().seq_len / P;
+  for (int r = 0; r < P; ++r) {
+    const BufferId q = b.buffer(r, "q", BufferRole::q, c);
+    const BufferId slot[2] = {b.buffer(r, "kv0", BufferRole::kv, c), b.buffer(r, "kv1", BufferRole::kv, c)};
+    const BufferId out = b.buffer(r, "out", BufferRole::out, c);
+    const BufferId lse = b.buffer(r, "lse", BufferRole::lse, c);
+    BufferId pout = out, plse = lse;
+    if (P > 1) {
+      pout = b.buffer(r, "partial_out", BufferRole::partial_out, c);
+      plse = b.buffer(r, "partial_lse", BufferRole::partial_lse, c);
+    }
+    const int next = (r + 1) % P, prev = (r + P - 1) % P;
+    const Bytes kv = b.kv_bytes(c);
+    std::optional<OpId> prev_attend, prev_recv;
+    for (int s = 0; s < P; ++s) {
+      const auto phase = static_cast<std::uint32_t>(s);
+      const int src = (r - s + P) % P;  // owner of the block in slot s%2
+      const BufferId cur = slot[s % 2], nxt = slot[(s + 1) % 2];
+      auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
+        const auto group = phase + 1;
+        b.op(r, Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv}, phase}, send_deps, group);
+        return b.op(r, Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv}, phase}, recv_deps, group);
+      };
+      std::optional<OpId> recv;
+      if (overlap && s + 1 < P) {
+        // The recv overwrites the slot that step s-1's attention read.
+        recv = prev_attend ? transfer({}, {*prev_attend}) : transfer({}, {});
+      }
+      const bool first = s == 0;
+      Attend a = b.attend(TokenSlice{q, 0, c, owned[static_cast<std::size_t>(r)]},
+                          TokenSlice{cur, 0, c, owned[static_cast<std::size_t>(src)]}, first ? out : pout,
+                          first ? lse : plse);
+      const bool skipped = a.mask == Mask::skip;
+      OpId last = prev_recv ? b.op(r, Stream::compute, phase, std::move(a), {*prev_recv})
+                            : b.op(r, Stream::compute, phase, std::move(a));
+      prev_attend = last;
+      if (!first && !skipped) last = b.op(r, Stream::compute, phase, b.merge(out, lse, pout, plse, c));
+      if (!overlap && s + 1 < P) recv = transfer({last}, {last});
+      prev_recv = recv;
+    }
+  }
+}
+
+/// All-gather baseline: K,V of every rank gathered first (ring all-gather lowered to sends), then one
+/// attention of the local queries against every key they may see. O(L) KV memory per rank.
+void allgather(Builder& b, int P) {
+  const auto owned = contiguous_partition(b, P);
+  const auto& w = b.workload();
+  const std::int64_t c = w.seq_len / P;
+  const Bytes kv = b.kv_bytes(c);
+  for (int r = 0; r < P; ++r) {
+    const BufferId q = b.buffer(r, "q", BufferRole::q, c);
+    const BufferId local = b.buffer(r, "kv", BufferRole::kv, c);
+    const BufferId all = b.buffer(r, "kv_all", BufferRole::kv, w.seq_len);
+    const BufferId out = b.buffer(r, "out", BufferRole::out, c);
+    const BufferId lse = b.buffer(r, "lse", BufferRole::lse, c);
+    auto block = [&](int owner) { return ByteSlice{all, kv * owner, kv}; };
+    OpId last = b.op(r, Stream::comm, 0, Copy{ByteSlice{local, Bytes{0}, kv}, block(r)});
+    for (int s = 0; s + 1 < P; ++s) {
+      const auto tag = static_cast<std::uint32_t>(s);
+      b.op(r, Stream::comm, 0, Send{(r + 1) % P, block((r - s + P) % P), tag}, {}, tag + 1);
+      last = b.op(r, Stream::comm, 0, Recv{(r + P - 1) % P, block((r - s - 1 + P) % P), tag}, {}, tag + 1);
+    }
+    // Causal: rows of later ranks are fully masked, so attend only the prefix [0, (r+1)c).
+    const std::int64_t visible = w.causal ? (r + 1) * c : w.seq_len;
+    const TokenSetId kv_pos = b.token_set(TokenSet{{Chunk{0, visible, 1}}});
+    b.op(r, Stream::compute, 1,
+         b.attend(TokenSlice{q, 0, c, owned[static_cast<std::size_t>(r)]}, TokenSlice{all, 0, visible, kv_pos}, out,
+                  lse),
+         {last});
+  }
+}
+
+struct Variant {
+  std::string name;
+  std::int64_t chunks_per_rank;  // seq_len must divide by ranks * this
+  std::function<void(Builder&, int)> build;
+};
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> v = {
+      {"ring", 1, [](Builder& b, int P) { ring(b, P, true); }},
+      {"ring_serial", 1, [](Builder& b, int P) { ring(b, P, false); }},
+      {"allgather", 1, [](Builder& b, int P) { allgather(b, P); }},
+  };
+  return v;
+}
+
+const Variant* find_variant(const std::string& name) {
+  for (const auto& v : variants())
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+}  // namespace
+
+const std::vector<std::string>& variant_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& v : variants()) n.push_back(v.name);
+    return n;
+  }();
+  return names;
+}
+
+std::string check_spec(const Workload& w, const ScheduleSpec& spec, std::string& field) {
+  const Variant* v = find_variant(spec.variant);
+  if (v == nullptr) {
+    field = "schedule.variant";
+    return fmt::format("unknown variant '{}' (known: {})", spec.variant, fmt::join(variant_names(), ", "));
+  }
+  auto bad = [&](const char* f, std::string msg) {
+    field = f;
+    return msg;
+  };
+  if (spec.ranks < 1) return bad("schedule.ranks", fmt::format("ranks must be at least 1, got {}", spec.ranks));
+  if (!spec.options.empty())
+    return bad("schedule.options", fmt::format("variant '{}' takes no options, got '{}'", spec.variant,
+                                               spec.options.begin()->first));
+  if (w.batch < 1) return bad("workload.batch", fmt::format("batch must be at least 1, got {}", w.batch));
+  if (w.q_heads < 1) return bad("workload.q_heads", fmt::format("q_heads must be at least 1, got {}", w.q_heads));
+  if (w.kv_heads < 1) return bad("workload.kv_heads", fmt::format("kv_heads must be at least 1, got {}", w.kv_heads));
+  if (w.q_heads % w.kv_heads != 0)
+    return bad("workload.kv_heads",
+               fmt::format("kv_heads ({}) must divide q_heads ({}) for GQA", w.kv_heads, w.q_heads));
+  if (w.head_dim < 1) return bad("workload.head_dim", fmt::format("head_dim must be at least 1, got {}", w.head_dim));
+  if (w.window < 0) return bad("workload.window", fmt::format("window must be 0 (none) or positive, got {}", w.window));
+  if (w.dilation != 1)
+    return bad("workload.dilation", fmt::format("variant '{}' supports only dilation 1, got {}", spec.variant,
+                                                w.dilation));
+  if (w.pass != Pass::forward)
+    return bad("workload.pass", fmt::format("variant '{}' generates the forward pass only", spec.variant));
+  const std::int64_t chunks = spec.ranks * v->chunks_per_rank;
+  if (w.seq_len < chunks || w.seq_len % chunks != 0)
+    return bad("workload.seq_len", fmt::format("seq_len ({}) must be a positive multiple of {} ({} ranks x {} chunk{} "
+                                               "per rank) for variant '{}'",
+                                               w.seq_len, chunks, spec.ranks, v->chunks_per_rank,
+                                               v->chunks_per_rank == 1 ? "" : "s", spec.variant));
+  return {};
+}
+
+Schedule generate(const Workload& w, const ScheduleSpec& spec) {
+  std::string field;
+  if (auto why = check_spec(w, spec, field); !why.empty()) throw ValidationError(fmt::format("{}: {}", field, why));
+  Builder b(w, spec);
+  find_variant(spec.variant)->build(b, spec.ranks);
+  return b.finish();
+}
+
+Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv) {
+  return flops_of(w, set_weight(w, q, kv));
+}
+
+Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv) {
+  if (!w.causal && w.window == 0) return Mask::full;
+  return relation(set_weight(w, q, kv), q, kv);
+}
+
+}  // namespace ringlab::ir

@@ -1,0 +1,247 @@
+#include "ringlab/ir/serialize.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "fields.hpp"
+#include "ringlab/core/error.hpp"
+#include "ringlab/core/yaml.hpp"
+
+namespace ringlab::ir {
+
+using detail::EnumNames;
+using detail::kKindNames;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+template <class T> struct IsVector : std::false_type {};
+template <class T> struct IsVector<std::vector<T>> : std::true_type {};
+template <class T, std::size_t N> struct IsVector<boost::container::small_vector<T, N>> : std::true_type {};
+template <class T> struct IsQuantity : std::false_type {};
+template <class Tag, class Rep> struct IsQuantity<Quantity<Tag, Rep>> : std::true_type {};
+
+// --- writing -----------------------------------------------------------------------------------------
+
+json to_tree(const auto& value);
+
+struct JsonWriter {
+  json& j;
+  template <class T>
+  void operator()(std::string_view name, const T& value) { j[std::string(name)] = to_tree(value); }
+};
+
+json to_tree(const auto& value) {
+  using T = std::remove_cvref_t<decltype(value)>;
+  if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_same_v<T, std::string>) {
+    return json(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    return json(std::string(EnumNames<T>::names[static_cast<std::size_t>(value)]));
+  } else if constexpr (IsQuantity<T>::value) {
+    return json(value.value);
+  } else if constexpr (IsVector<T>::value) {
+    json arr = json::array();
+    for (const auto& e : value) arr.push_back(to_tree(e));
+    return arr;
+  } else {
+    json obj = json::object();
+    JsonWriter w{obj};
+    detail::describe(w, value);
+    if constexpr (std::is_same_v<T, Op>) {
+      obj["kind"] = std::string(kKindNames[value.kind.index()]);
+      std::visit([&](const auto& k) { detail::describe(w, k); }, value.kind);
+    }
+    return obj;
+  }
+}
+
+json schedule_tree(const Schedule& s) {
+  json j = json::object();
+  j["format_version"] = kFormatVersion;
+  JsonWriter w{j};
+  detail::describe(w, s);
+  return j;
+}
+
+void emit(YAML::Emitter& out, const json& j, int depth) {
+  if (j.is_object()) {
+    // Objects inside lists below the top level (an op, a buffer, a chunk) go on one line each.
+    const bool flow = depth >= 3;
+    if (flow) out << YAML::Flow;
+    out << YAML::BeginMap;
+    for (const auto& [k, v] : j.items()) {
+      out << YAML::Key << k << YAML::Value;
+      emit(out, v, depth + 1);
+    }
+    out << YAML::EndMap;
+  } else if (j.is_array()) {
+    const bool flow = depth >= 5 || j.empty() || !j.front().is_structured();
+    if (flow) out << YAML::Flow;
+    out << YAML::BeginSeq;
+    for (const auto& v : j) emit(out, v, depth + 1);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    out << j.get<std::string>();
+  } else if (j.is_boolean()) {
+    out << (j.get<bool>() ? "true" : "false");
+  } else if (j.is_number_unsigned()) {
+    out << j.get<std::uint64_t>();
+  } else {
+    out << j.get<std::int64_t>();
+  }
+}
+
+// --- reading -----------------------------------------------------------------------------------------
+
+void read(const YamlNode& n, auto& value);
+
+struct YamlReader {
+  const YamlNode& node;
+  std::vector<std::string_view> seen;
+  template <class T>
+  void operator()(std::string_view name, T& value) {
+    seen.push_back(name);
+    read(node.at(name), value);
+  }
+};
+
+template <class I>
+I read_int(const YamlNode& n) {
+  return static_cast<I>(n.as_int(static_cast<std::int64_t>(std::numeric_limits<I>::min()),
+                                 static_cast<std::int64_t>(std::numeric_limits<I>::max())));
+}
+
+void read(const YamlNode& n, auto& value) {
+  using T = std::remove_cvref_t<decltype(value)>;
+  if constexpr (std::is_same_v<T, bool>) {
+    value = n.as_bool();
+  } else if constexpr (std::is_integral_v<T>) {
+    value = read_int<T>(n);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    value = n.as_string();
+  } else if constexpr (std::is_enum_v<T>) {
+    value = static_cast<T>(n.as_choice(EnumNames<T>::names));
+  } else if constexpr (IsQuantity<T>::value) {
+    value = T(n.as_int());
+  } else if constexpr (IsVector<T>::value) {
+    value.clear();
+    const auto size = n.size();
+    value.resize(size);
+    for (std::size_t i = 0; i < size; ++i) read(n[i], value[i]);
+  } else {
+    YamlReader r{n, {}};
+    detail::describe(r, value);
+    if constexpr (std::is_same_v<T, Op>) {
+      r.seen.push_back("kind");
+      const auto kind = n.at("kind").as_choice(kKindNames);
+      // Construct the named alternative, then read its fields.
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((kind == I ? (value.kind.template emplace<I>(), void()) : void()), ...);
+      }(std::make_index_sequence<std::variant_size_v<OpKind>>{});
+      std::visit([&](auto& k) { detail::describe(r, k); }, value.kind);
+    }
+    n.check_keys(r.seen);
+  }
+}
+
+// --- hashing -----------------------------------------------------------------------------------------
+
+struct Hasher {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a 64 offset basis
+  void bytes(const void* p, std::size_t n) {
+    const auto* c = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= c[i];
+      h *= 1099511628211ULL;  // FNV prime
+    }
+  }
+  void integer(std::int64_t v) {
+    // Little-endian bytes, whatever the host.
+    unsigned char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(v) >> (8 * i));
+    bytes(b, 8);
+  }
+  template <class T>
+  void operator()(std::string_view /*name*/, const T& value) { feed(value); }
+  template <class T>
+  void feed(const T& value) {
+    if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_enum_v<T>) {
+      integer(static_cast<std::int64_t>(value));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      integer(static_cast<std::int64_t>(value.size()));
+      bytes(value.data(), value.size());
+    } else if constexpr (IsQuantity<T>::value) {
+      integer(value.value);
+    } else if constexpr (IsVector<T>::value) {
+      integer(static_cast<std::int64_t>(value.size()));
+      for (const auto& e : value) feed(e);
+    } else {
+      detail::describe(*this, value);
+      if constexpr (std::is_same_v<T, Op>) {
+        integer(static_cast<std::int64_t>(value.kind.index()));
+        std::visit([&](const auto& k) { detail::describe(*this, k); }, value.kind);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::string to_json(const Schedule& s) { return schedule_tree(s).dump(); }
+
+std::string to_yaml(const Schedule& s) {
+  YAML::Emitter out;
+  emit(out, schedule_tree(s), 0);
+  return std::string(out.c_str()) + "\n";
+}
+
+namespace {
+Schedule read_schedule(const YamlDocument& doc) {
+  const auto root = doc.root();
+  if (!root.is_map()) root.fail("a schedule file must be a mapping");
+  const auto version = root.at("format_version").as_int();
+  if (version != kFormatVersion) {
+    root.at("format_version").fail(fmt::format("unsupported format version {} (this ringlab reads {})", version,
+                                               kFormatVersion));
+  }
+  Schedule s;
+  YamlReader r{root, {"format_version"}};
+  detail::describe(r, s);
+  root.check_keys(r.seen);
+  return s;
+}
+}  // namespace
+
+Schedule parse_schedule(const std::string& text, const std::string& label) {
+  return read_schedule(YamlDocument::parse(text, label));
+}
+
+Schedule load_schedule(const std::string& path) { return read_schedule(YamlDocument::load_file(path)); }
+
+void save_schedule(const Schedule& s, const std::string& path) {
+  const bool as_json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  write_file_atomic(path, as_json ? to_json(s) + "\n" : to_yaml(s));
+}
+
+std::string schedule_hash(const Schedule& s) {
+  Hasher h;
+  h.integer(kFormatVersion);
+  h.feed(s);
+  return fmt::format("{:016x}", h.h);
+}
+
+const char* to_string(DType v) noexcept { return EnumNames<DType>::names[static_cast<std::size_t>(v)].data(); }
+const char* to_string(Pass v) noexcept { return EnumNames<Pass>::names[static_cast<std::size_t>(v)].data(); }
+const char* to_string(PartitionKind v) noexcept {
+  return EnumNames<PartitionKind>::names[static_cast<std::size_t>(v)].data();
+}
+const char* to_string(BufferRole v) noexcept { return EnumNames<BufferRole>::names[static_cast<std::size_t>(v)].data(); }
+const char* to_string(Stream v) noexcept { return EnumNames<Stream>::names[static_cast<std::size_t>(v)].data(); }
+const char* to_string(Mask v) noexcept { return EnumNames<Mask>::names[static_cast<std::size_t>(v)].data(); }
+
+}  // namespace ringlab::ir
