@@ -3,7 +3,7 @@ add_library(ringlab_warnings INTERFACE)
 add_library(ringlab::warnings ALIAS ringlab_warnings)
 target_compile_options(ringlab_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
-    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Werror>)
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Werror>)
 if(RINGLAB_SANITIZE)
   target_compile_options(ringlab_warnings INTERFACE
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer>)
