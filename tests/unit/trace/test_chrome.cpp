@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+#include "hand_trace.hpp"
+#include "ringlab/core/error.hpp"
+#include "ringlab/trace/chrome.hpp"
+
+using namespace ringlab;
+using namespace ringlab::trace;
+
+namespace {
+std::vector<OpRecord> sorted(std::vector<OpRecord> v) {
+  std::sort(v.begin(), v.end(), [](const OpRecord& a, const OpRecord& b) {
+    return std::tie(a.rank, a.op) < std::tie(b.rank, b.op);
+  });
+  return v;
+}
+}  // namespace
+
+TEST_CASE("chrome: complete events with pid = rank, tid = stream, metadata and the schedule hash") {
+  const auto text = to_chrome_json(test::hand_trace());
+  const auto doc = nlohmann::json::parse(text);
+  CHECK(doc["otherData"]["schedule_hash"] == "abc123");
+  CHECK(doc["otherData"]["source"] == "cpu");
+  CHECK(doc["otherData"]["ranks"] == 2);
+  int complete = 0;
+  std::set<std::string> process_names;
+  std::set<std::string> thread_names;
+  for (const auto& ev : doc["traceEvents"]) {
+    if (ev["ph"] == "X") {
+      ++complete;
+      if (ev["pid"] == 1 && ev["args"]["op"] == 3) {
+        CHECK(ev["name"] == "send");
+        CHECK(ev["cat"] == "comm");
+        CHECK(ev["tid"] == 1);
+        CHECK(ev["ts"].get<double>() == 25.0);
+        CHECK(ev["dur"].get<double>() == 10.0);
+        CHECK(ev["args"]["phase"] == 1);
+        CHECK(ev["args"]["bytes"] == 4096);
+      }
+    } else if (ev["ph"] == "M" && ev["name"] == "process_name") {
+      process_names.insert(ev["args"]["name"].get<std::string>());
+    } else if (ev["ph"] == "M" && ev["name"] == "thread_name") {
+      thread_names.insert(ev["args"]["name"].get<std::string>());
+    }
+  }
+  CHECK(complete == 9);
+  CHECK(process_names == std::set<std::string>{"rank 0", "rank 1"});
+  CHECK(thread_names == std::set<std::string>{"compute", "comm"});
+}
+
+TEST_CASE("chrome: write then read gives the same records, to the picosecond") {
+  auto t = test::hand_trace();
+  t.records[0].start = Time(123'456'789'012'345);  // 123 s and change, odd picoseconds
+  t.records[0].end = Time(123'456'789'999'999);
+  const auto back = from_chrome_json(to_chrome_json(t), "mem");
+  CHECK(back.schedule_hash == t.schedule_hash);
+  CHECK(back.source == t.source);
+  CHECK(back.ranks == t.ranks);
+  CHECK(sorted(back.records) == sorted(t.records));
+
+  const auto dir = std::filesystem::temp_directory_path() / ("ringlab_trace_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "t.json").string();
+  write_chrome_trace(path, t);
+  CHECK(sorted(read_chrome_trace(path).records) == sorted(t.records));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("chrome: bad files are input errors naming the event and field") {
+  CHECK_THROWS_WITH_AS((void)from_chrome_json("{", "x.json"), doctest::Contains("x.json: not valid JSON"),
+                       InputError);
+  CHECK_THROWS_WITH_AS((void)from_chrome_json(R"({"traceEvents": []})", "x.json"),
+                       doctest::Contains("missing required field 'otherData'"), InputError);
+  const std::string head = R"({"otherData": {"schedule_hash": "h", "source": "sim", "ranks": 2}, "traceEvents": [)";
+  CHECK_THROWS_WITH_AS(
+      (void)from_chrome_json(head + R"({"ph": "X", "name": "attend", "pid": 0, "tid": 0, "ts": 1, "dur": 2, "args": {"op": 1}}]})", "x.json"),
+      doctest::Contains("field 'traceEvents[0].args': missing required field 'phase'"), InputError);
+  CHECK_THROWS_WITH_AS(
+      (void)from_chrome_json(head + R"({"ph": "X", "name": "attend", "pid": 5, "tid": 0, "ts": 1, "dur": 2, "args": {"op": 1, "phase": 0}}]})", "x.json"),
+      doctest::Contains("traceEvents[0].pid"), InputError);
+  CHECK_THROWS_AS((void)read_chrome_trace("/nonexistent/t.json"), InputError);
+}

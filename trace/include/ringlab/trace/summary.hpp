@@ -1,0 +1,78 @@
+#pragma once
+// The summary object `simulate --format json` and `run --format json` both print (DESIGN.md,
+// "Traces"), computed from a trace by one function so both sides agree on every definition.
+//
+// Definitions (per rank, then the maximum over ranks unless said otherwise):
+// - an op is *communication* if it is a send or recv, *compute* otherwise (attend, merge, copy, ...);
+// - busy time is the length of the union of a set of op intervals, so a send and a recv running
+//   side by side count once, as do compute ops on two streams;
+// - a phase's time is the span (last end - first start) of that rank's ops of the phase;
+// - a phase's compute_s / comm_s are the busy time of that rank's compute / comm ops of the phase;
+// - a phase's exposed_comm_s is the time the phase's comm ops are busy while no compute op of the
+//   rank (of any phase) is;
+// - overlap_pct = 100 * sum over ranks of |comm busy AND compute busy| / sum over ranks of
+//   |comm busy| (0 when there is no communication).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ringlab/core/units.hpp"
+#include "ringlab/ir/schedule.hpp"
+#include "ringlab/trace/record.hpp"
+
+namespace ringlab::trace {
+
+/// Timing of one phase (ring step), each value the maximum over ranks.
+struct PhaseSummary {
+  std::uint32_t phase = 0;      ///< the phase number
+  double time_s = 0;            ///< span of the phase on the slowest rank
+  double compute_s = 0;         ///< compute busy time
+  double comm_s = 0;            ///< communication busy time
+  double exposed_comm_s = 0;    ///< communication not hidden behind compute
+  friend bool operator==(const PhaseSummary&, const PhaseSummary&) = default;  ///< field-wise
+};
+
+/// What the caller knows beyond the trace.
+struct SummaryInputs {
+  std::optional<Time> single_gpu_time;    ///< time of the same attention on one GPU (for speedup)
+  std::optional<Bytes> peak_memory;       ///< peak memory of the busiest rank
+};
+
+/// The summary both `simulate` and `run` print.
+struct Summary {
+  std::string schedule_hash;                 ///< hash of the schedule executed
+  std::string variant;                       ///< its generator
+  std::string source;                        ///< "sim", "cpu", "cuda"
+  std::int32_t ranks = 0;                    ///< number of ranks
+  double total_time_s = 0;                   ///< last end - first start over all ranks
+  std::vector<PhaseSummary> phases;          ///< by phase number
+  std::optional<double> speedup;             ///< single-GPU time / total time
+  std::optional<double> parallel_efficiency; ///< speedup / ranks
+  double overlap_pct = 0;                    ///< share of communication hidden behind compute, %
+  std::optional<std::int64_t> peak_memory_bytes;  ///< caller-supplied peak memory
+  /// Extra top-level keys appended in order after the standard ones: key and raw JSON value text
+  /// (build values with json_quote / json_number).
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+/// Whether an op kind name counts as communication ("send", "recv").
+[[nodiscard]] bool is_comm_kind(std::string_view kind) noexcept;
+
+/// Computes the summary of `trace`, which executed `schedule` (its ranks and variant); throws
+/// Error if the trace names a rank outside the schedule or has an op ending before it starts.
+[[nodiscard]] Summary summarize(const Trace& trace, const ir::Schedule& schedule, const SummaryInputs& inputs = {});
+
+/// The summary as one JSON object with a fixed key order: schedule_hash, variant, source, ranks,
+/// total_time_s, phases, speedup, parallel_efficiency, overlap_pct, peak_memory_bytes, then `extra`.
+/// Absent optionals are null; numbers use the shortest text that reads back to the same double.
+[[nodiscard]] std::string to_json(const Summary& summary);
+
+/// A JSON string literal (quoted and escaped).
+[[nodiscard]] std::string json_quote(std::string_view text);
+/// A JSON number: the shortest round-trip text of `v`; null for NaN or infinity.
+[[nodiscard]] std::string json_number(double v);
+
+}  // namespace ringlab::trace
