@@ -12,6 +12,9 @@
 #include "ringlab/ir/generate.hpp"
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/ir/validate.hpp"
+#include "ringlab/models/device.hpp"
+#include "ringlab/models/memory.hpp"
+#include "ringlab/topology/load.hpp"
 
 namespace ringlab::app {
 
@@ -21,7 +24,22 @@ struct ScheduleArgs {
   std::string experiment;
   std::vector<std::string> overrides;
   std::string dump;
+  bool max_seq_len = false;
 };
+
+/// The device spec of the experiment's topology (every GPU of a topology is of one kind).
+models::DeviceSpec device_of(const ir::Experiment& e) {
+  return models::load_device(topology::load_topology(e.topology).device_spec());
+}
+
+void print_memory(const ir::Schedule& s, const models::DeviceSpec& device) {
+  const auto check = models::check_memory(s, device);
+  const auto& peak = check.ranks[check.peak_rank];
+  fmt::print("memory      rank {} needs {} (buffers {} + workspace {} + framework {}) of {} on {}: {}\n",
+             check.peak_rank, human_bytes(check.peak), human_bytes(peak.buffers), human_bytes(peak.workspace),
+             human_bytes(peak.overhead), human_bytes(check.capacity), device.name,
+             check.fits() ? "fits" : "DOES NOT FIT");
+}
 
 void print_summary(const ir::Experiment& e, const ir::Schedule& s) {
   const auto& w = s.workload;
@@ -76,10 +94,19 @@ void add_schedule_command(CLI::App& app, int& exit_code) {
   sched->add_option("experiment", args->experiment, "Experiment YAML file")->required();
   sched->add_option("--set", args->overrides, "Override a scalar of the experiment: dotted.key=value (repeatable)");
   sched->add_option("--dump", args->dump, "Write the schedule IR to FILE (.yaml or .json)");
+  sched->add_flag("--max-seq-len", args->max_seq_len,
+                  "Also search the largest seq_len whose schedule fits the topology's GPU memory");
   sched->callback([args, &exit_code] {
     const auto e = ir::load_experiment(args->experiment, args->overrides);
     const auto s = build(e);
     print_summary(e, s);
+    const auto device = device_of(e);
+    print_memory(s, device);
+    if (args->max_seq_len) {
+      const auto best = models::max_seq_len(e.workload, e.schedule, device);
+      fmt::print("max seq_len {} tokens fit on {} with {} x {} (step {})\n", best, device.name, e.schedule.variant,
+                 e.schedule.ranks, models::seq_len_step(e.workload, e.schedule));
+    }
     if (!args->dump.empty()) {
       ir::save_schedule(s, args->dump);
       fmt::print("wrote {}\n", args->dump);

@@ -9,6 +9,7 @@ void add_schedule_command(CLI::App& app, int& exit_code);   ///< ringlab schedul
 void add_topology_command(CLI::App& app, int& exit_code);   ///< ringlab topology
 void add_simulate_command(CLI::App& app, int& exit_code);   ///< ringlab simulate / sweep
 void add_run_command(CLI::App& app, int& exit_code);        ///< ringlab run
-void add_report_command(CLI::App& app, int& exit_code);     ///< ringlab compare / calibrate
+void add_report_command(CLI::App& app, int& exit_code);     ///< ringlab compare
+void add_calibrate_command(CLI::App& app, int& exit_code);  ///< ringlab calibrate
 
 }  // namespace ringlab::app

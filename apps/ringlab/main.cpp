@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   ringlab::app::add_simulate_command(app, exit_code);
   ringlab::app::add_run_command(app, exit_code);
   ringlab::app::add_report_command(app, exit_code);
+  ringlab::app::add_calibrate_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

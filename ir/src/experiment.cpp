@@ -82,7 +82,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   for (const auto& o : overrides) doc.apply_override(o);
   const auto root = doc.root();
   if (!root.is_map()) root.fail("an experiment file must be a mapping");
-  root.check_keys({"name", "description", "topology", "workload", "schedule", "placement"});
+  root.check_keys({"name", "description", "topology", "device_profile", "workload", "schedule", "placement"});
   Experiment e;
   e.file = path;
   e.name = root.at("name").as_string();
@@ -92,6 +92,11 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.topology = (base / topo.as_string()).lexically_normal().string();
   e.topology_line = topo.line();
   if (!std::filesystem::exists(e.topology)) topo.fail(fmt::format("topology file '{}' does not exist", e.topology));
+  if (auto prof = root.find("device_profile")) {
+    e.device_profile = (base / prof->as_string()).lexically_normal().string();
+    if (!std::filesystem::exists(e.device_profile))
+      prof->fail(fmt::format("device profile '{}' does not exist", e.device_profile));
+  }
   e.workload = read_workload(root.at("workload"));
   e.schedule = read_spec(root.at("schedule"));
   e.placement = read_placement(root.at("placement"));

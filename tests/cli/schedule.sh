@@ -7,6 +7,9 @@ expect 0 'variant +ring on 8 ranks' -- schedule $Q
 # Causal ring at P=8: the last rank does 7 full blocks + 1 half: 15/16 of the 2*P/2... its share of the total is
 # (P - 1/2) / (P^2 / 2) = 7.5 / 32 = 23.4%.
 expect 0 'busiest rank 23\.4% of the total' -- schedule $Q
+# Memory check and the largest sequence that fits (the models' closed form, tests/unit/models).
+expect 0 'memory +rank 0 needs 2\.01 GiB .* of 80\.00 GiB on .*: fits' -- schedule $Q
+expect 0 'max seq_len 20548832 tokens fit on .* with ring x 8' -- schedule $Q --max-seq-len
 expect 0 'variant +allgather on 4 ranks' -- schedule $Q --set schedule.variant=allgather --set schedule.ranks=4
 expect 0 'wrote .*q\.json' -- schedule $Q --set schedule.ranks=4 --dump "$TMP/q.json"
 expect 0 '^ok: .*q\.json is a valid ring schedule \(4 ranks, ' -- validate "$TMP/q.json"

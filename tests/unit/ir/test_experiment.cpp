@@ -63,8 +63,8 @@ TEST_CASE("a good experiment loads, and --set overrides it") {
 
 TEST_CASE("experiment errors name file, line and field") {
   CHECK(error_of(replace(kGood, "name: t", "name: t\ncolour: red")) ==
-        "exp.yaml:2:1: field 'colour': unknown key 'colour' (allowed: name, description, topology, workload, "
-        "schedule, placement)");
+        "exp.yaml:2:1: field 'colour': unknown key 'colour' (allowed: name, description, topology, device_profile, "
+        "workload, schedule, placement)");
   CHECK(error_of(replace(kGood, "seq_len: 4096", "seq_len: lots")) ==
         "exp.yaml:3:31: field 'workload.seq_len': expected a whole number, got 'lots'");
   CHECK(error_of(replace(kGood, "ranks: 8", "ranks: 0")) ==

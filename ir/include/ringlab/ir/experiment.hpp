@@ -23,6 +23,8 @@ struct Experiment {
   std::string name;            ///< its name
   std::string topology;        ///< topology file, resolved against the experiment's folder ("" if none)
   int topology_line = 0;       ///< line of the topology key (for errors about that file)
+  std::string device_profile;  ///< optional device profile (e.g. from `ringlab calibrate`) replacing the
+                               ///< topology's device spec, resolved against the experiment's folder ("" if none)
   Workload workload;           ///< the attention
   ScheduleSpec schedule;       ///< the variant, ranks and options
   PlacementSpec placement;     ///< ranks onto GPUs
