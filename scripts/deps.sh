@@ -2,7 +2,7 @@
 RINGLAB_PACKAGES=(cmake ninja-build g++ libboost-graph-dev libyaml-cpp-dev libfmt-dev doctest-dev libcli11-dev
                   nlohmann-json3-dev)
 # The main job the first command runs on the bundled default experiment.
-RINGLAB_MAIN_JOB=(schedule)
+RINGLAB_MAIN_JOB=(simulate)
 
 ensure_deps() {
   local missing=()

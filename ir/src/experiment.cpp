@@ -100,6 +100,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.workload = read_workload(root.at("workload"));
   e.schedule = read_spec(root.at("schedule"));
   e.placement = read_placement(root.at("placement"));
+  e.placement_line = root.at("placement").line();
   std::string field;
   if (auto why = check_spec(e.workload, e.schedule, field); !why.empty()) {
     // Name the override when the offending value came from --set, else the file and line.

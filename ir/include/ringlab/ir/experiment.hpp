@@ -28,6 +28,7 @@ struct Experiment {
   Workload workload;           ///< the attention
   ScheduleSpec schedule;       ///< the variant, ranks and options
   PlacementSpec placement;     ///< ranks onto GPUs
+  int placement_line = 0;      ///< line of the placement key (for errors found against the topology)
 };
 
 /// Loads `path`, applies `overrides` ("dotted.key=value", in order), checks every field (unknown keys,

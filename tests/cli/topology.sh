@@ -1,0 +1,27 @@
+# ringlab topology: summaries, paths, Graphviz output and malformed files.
+source "$(dirname "$0")/lib.sh"
+T=configs/topologies
+expect 0 'GPUs +16 in 2 nodes' -- topology $T/dgx-h100-x2-ndr.yaml
+# Across nodes on the rail fabric: GPU 0 -> GPU 9 crosses PCIe, NIC, leaf, spine, leaf, NIC, PCIe.
+expect 0 'GPU 0 \(n0\.gpu0\) -> GPU 9 \(n1\.gpu1\): 6 hops, latency 3\.2 us, bottleneck 50 GB/s' \
+  -- topology $T/dgx-h100-x2-ndr.yaml --path 0,9
+expect 0 '2 hops, latency 2 us, bottleneck 450 GB/s' -- topology $T/dgx-h100.yaml --path 0,1
+expect 0 'bisection +1600 GB/s' -- topology $T/dgx-h100-x16-ndr-oversub2.yaml
+expect 0 'dot .*c\.dot' -- topology $T/dgx-h100.yaml --dot "$TMP/c.dot"
+grep -q 'digraph\|graph' "$TMP/c.dot" || { echo "FAIL: no graph in c.dot"; failures=$((failures + 1)); }
+
+cat >"$TMP/bad-bw.yaml" <<'YAML'
+name: bad
+device: ../devices/h100-sxm.yaml
+vertices:
+  - {name: g0, kind: gpu}
+  - {name: g1, kind: gpu}
+links:
+  - {from: g0, to: g1, kind: nvlink, bandwidth_gbps: -5, latency_us: 1}
+YAML
+expect 2 "bad-bw\.yaml:7:[0-9]+: field 'links\[0\]\.bandwidth_gbps'" -- topology "$TMP/bad-bw.yaml"
+sed 's/to: g1/to: g7/; s/-5/10/' "$TMP/bad-bw.yaml" >"$TMP/bad-vertex.yaml"
+expect 2 "bad-vertex\.yaml:7:[0-9]+: field 'links\[0\]\.to'.*g7" -- topology "$TMP/bad-vertex.yaml"
+sed 's/links:/links: []\nunused:/; /- {from: g0/d' "$TMP/bad-bw.yaml" >"$TMP/bad-key.yaml"
+expect 2 "bad-key\.yaml:[0-9]+:[0-9]+: field 'unused': unknown key" -- topology "$TMP/bad-key.yaml"
+finish
