@@ -321,7 +321,7 @@ void CpuBackend::post_send(std::int32_t rank, ir::OpId id, const ir::Send& op) {
   if (op.peer < 0 || op.peer >= P) {
     throw ValidationError(fmt::format("rank {} {}: peer {} does not exist", rank, describe_op(desc), op.peer));
   }
-  Posted mine{rank, id, {}};
+  Posted mine{rank, id, {}, now()};
   try {
     mine.data = byte_slice(rank, op.data, "send");
   } catch (const Error& e) {
@@ -347,7 +347,7 @@ void CpuBackend::post_recv(std::int32_t rank, ir::OpId id, const ir::Recv& op) {
   if (op.peer < 0 || op.peer >= P) {
     throw ValidationError(fmt::format("rank {} {}: peer {} does not exist", rank, describe_op(desc), op.peer));
   }
-  Posted mine{rank, id, {}};
+  Posted mine{rank, id, {}, now()};
   try {
     mine.data = byte_slice(rank, op.data, "recv");
   } catch (const Error& e) {
@@ -377,11 +377,12 @@ void CpuBackend::transfer(const Posted& send, const Posted& recv) {
         describe_op(s.ranks[idx(send.rank)].ops[send.op]), send.data.size(), recv.rank,
         describe_op(s.ranks[idx(recv.rank)].ops[recv.op]), recv.data.size()));
   }
-  const Time start = now();
+  // Each side's record runs from when it was issued (waiting for the peer included, as a CUDA event
+  // around an NCCL send/recv measures it, and as the simulator predicts it) to the end of the copy.
   std::copy(send.data.begin(), send.data.end(), recv.data.begin());
-  const OpTiming t{start, now()};
-  finish(send.rank, send.op, t);
-  finish(recv.rank, recv.op, t);
+  const Time end = now();
+  finish(send.rank, send.op, OpTiming{send.posted, end});
+  finish(recv.rank, recv.op, OpTiming{recv.posted, end});
 }
 
 bool CpuBackend::is_done(std::int32_t rank, ir::OpId id) {

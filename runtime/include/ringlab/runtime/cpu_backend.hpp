@@ -81,6 +81,7 @@ class CpuBackend : public Backend {
     std::int32_t rank = 0;
     ir::OpId op = 0;
     std::span<float> data;
+    Time posted{0};  // when this side was issued: a transfer's record starts here, as CUDA events measure it
   };
   using ChannelKey = std::tuple<std::int32_t, std::int32_t, std::uint32_t>;  // source, destination, tag
 

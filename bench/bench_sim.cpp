@@ -1,0 +1,162 @@
+// Simulator throughput: the causal KV ring (Llama-3-8B attention, 4K tokens per rank) at P ranks on a
+// multi-node H100 cluster built in code (DGX H100 nodes: NVSwitch inside, one 400G NIC per GPU,
+// rail-optimised leaves, non-blocking spine). Each P runs in a child process so peak RSS is its own.
+// Prints, per P: ops, generation, compile and run CPU seconds, ops simulated per CPU second (compile +
+// run, and run alone), peak RSS after generating the IR and at the end, events and water-filling passes.
+// Usage: bench_sim [P ...] [--trace]   (default P: 64 256 1024 4096; --trace also records the trace)
+#include <fmt/core.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ringlab/ir/generate.hpp"
+#include "ringlab/models/comm.hpp"
+#include "ringlab/models/compute.hpp"
+#include "ringlab/models/device.hpp"
+#include "ringlab/sim/adapters.hpp"
+#include "ringlab/sim/simulator.hpp"
+#include "ringlab/topology/cluster.hpp"
+
+using namespace ringlab;
+
+namespace {
+
+// CPU time of this process: the machine this runs on is often shared, and wall time would charge us
+// for other people's work. (Single-threaded, so CPU time <= wall time.)
+double now_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double peak_rss_gib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is KiB on Linux
+}
+
+double mem_available_gib() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  long kib = 0;
+  std::string unit;
+  while (f >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return static_cast<double>(kib) / (1024.0 * 1024.0);
+  }
+  return 0;
+}
+
+// ceil(gpus / 8) DGX H100 nodes. Per node: GPUs on one NVSwitch (NVLink4, 450 GB/s per GPU per
+// direction), each GPU with its own ConnectX-7 (PCIe gen5 x16, 64 GB/s) to rail leaf k (NDR 400G =
+// 50 GB/s); every leaf has one 50 GB/s uplink per node to each of 8 spines' worth of capacity,
+// lumped as one link of nodes x 50 GB/s to a single spine: non-blocking (hardware.md, DGX H100).
+topology::Cluster dgx_h100_cluster(int gpus) {
+  topology::ClusterBuilder b;
+  const int nodes = (gpus + 7) / 8;
+  const Time nvl = microseconds(0.5), pcie = microseconds(0.5), net = microseconds(0.2);
+  std::vector<topology::VertexId> leaf(8);
+  const auto spine = b.add_vertex("spine", topology::DeviceKind::Switch);
+  for (int k = 0; k < 8; ++k) {
+    leaf[static_cast<std::size_t>(k)] = b.add_vertex(fmt::format("leaf{}", k), topology::DeviceKind::Switch);
+    b.add_link(leaf[static_cast<std::size_t>(k)], spine, topology::LinkKind::Net, gb_per_s(50.0 * nodes), net);
+  }
+  for (int n = 0; n < nodes; ++n) {
+    const auto sw = b.add_vertex(fmt::format("n{}.nvswitch", n), topology::DeviceKind::NVSwitch);
+    for (int g = 0; g < 8; ++g) {
+      const auto gpu = b.add_vertex(fmt::format("n{}.gpu{}", n, g), topology::DeviceKind::GPU, n);
+      const auto nic = b.add_vertex(fmt::format("n{}.nic{}", n, g), topology::DeviceKind::NIC);
+      b.add_link(gpu, sw, topology::LinkKind::NVLink, gb_per_s(450), nvl);
+      b.add_link(gpu, nic, topology::LinkKind::PCIe, gb_per_s(64), pcie);
+      b.add_link(nic, leaf[static_cast<std::size_t>(g)], topology::LinkKind::Net, gb_per_s(50), net);
+    }
+  }
+  b.set_name(fmt::format("dgx-h100-x{}", nodes));
+  b.set_device_spec(std::string(RINGLAB_SOURCE_DIR) + "/configs/devices/h100-sxm.yaml", 0);
+  return b.build();
+}
+
+int run_one(int P, bool record_trace) {
+  ir::Workload w;
+  w.batch = 1;
+  w.seq_len = static_cast<std::int64_t>(P) * 4096;
+  w.q_heads = 32;
+  w.kv_heads = 8;
+  w.head_dim = 128;
+  w.causal = true;
+  ir::ScheduleSpec spec;
+  spec.variant = "ring";
+  spec.ranks = P;
+  const double t0 = now_s();
+  const ir::Schedule s = ir::generate(w, spec);
+  const double t1 = now_s();
+  std::size_t ops = 0;
+  for (const auto& r : s.ranks) ops += r.ops.size();
+  const double rss_ir = peak_rss_gib();
+  const topology::Cluster cluster = dgx_h100_cluster(P);
+  const models::DeviceSpec device = models::load_device(cluster.device_spec());
+  const models::CommModel comm(models::default_comm_params(), device);
+  const models::ParametricComputeModel compute(device);
+  const sim::ModelsCostModel cost(compute, comm);
+  const sim::ClusterPlatform platform(cluster);
+  std::vector<std::int32_t> gpu_of_rank(static_cast<std::size_t>(P));
+  for (int r = 0; r < P; ++r) gpu_of_rank[static_cast<std::size_t>(r)] = r;
+  sim::SimOptions opt;
+  opt.record_trace = record_trace;
+  const double t2 = now_s();
+  sim::Simulator simulator(s, platform, gpu_of_rank, cost, opt);
+  const double t3 = now_s();
+  const sim::SimResult res = simulator.run();
+  const double t4 = now_s();
+  const double sim_s = t4 - t2;
+  fmt::print("{:>6} {:>11} {:>9.2f} {:>9.2f} {:>9.2f} {:>12.2f} {:>12.2f} {:>9.2f} {:>9.2f} {:>12.3f} {:>11} {:>9}\n", P,
+             ops, t1 - t0, t3 - t2, t4 - t3, static_cast<double>(ops) / sim_s / 1e6,
+             static_cast<double>(ops) / (t4 - t3) / 1e6, rss_ir, peak_rss_gib(), to_seconds(res.total) * 1e3, res.events,
+             res.recomputations);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> ps;
+  bool record_trace = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--trace") record_trace = true;
+    else ps.push_back(std::atoi(argv[i]));
+  }
+  if (ps.empty()) ps = {64, 256, 1024, 4096};
+  utsname u{};
+  uname(&u);
+  fmt::print("bench_sim: causal ring, 4096 tokens/rank, 32 q / 8 kv heads, d 128, bf16, on DGX H100 nodes "
+             "(built in code); host {} {}, {} online cores (one used); trace {}\n",
+             u.nodename, u.machine, sysconf(_SC_NPROCESSORS_ONLN), record_trace ? "recorded" : "off");
+  fmt::print("{:>6} {:>11} {:>9} {:>9} {:>9} {:>12} {:>12} {:>9} {:>9} {:>12} {:>11} {:>9}\n", "P", "ops", "gen_s",
+             "compile_s", "run_s", "Mops/s(all)", "Mops/s(run)", "RSS_ir", "RSS_peak", "predicted_ms", "events",
+             "refills");
+  for (const int P : ps) {
+    // IR ops are 176 bytes and the simulator keeps ~70 more per op: skip what cannot fit.
+    const double need = 4.0 * P * static_cast<double>(P) * (176 + 80) / (1024.0 * 1024 * 1024);
+    const double avail = mem_available_gib();
+    if (need > 0.8 * avail) {
+      fmt::print("{:>6} skipped: needs ~{:.1f} GiB, {:.1f} GiB available\n", P, need, avail);
+      continue;
+    }
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) _exit(run_one(P, record_trace));
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fmt::print("{:>6} failed (status {})\n", P, status);
+  }
+  return 0;
+}

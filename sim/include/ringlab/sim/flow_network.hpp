@@ -1,0 +1,123 @@
+#pragma once
+// Flow-level network model. A transfer's wire bytes are one flow along its routed path of directed
+// links; concurrent flows share every link's capacity by max-min fairness (progressive filling), and a
+// flow never exceeds its own cap (the communication model's max rate). Rates are recomputed only for
+// the connected component of flows that share links with a flow that started or finished, and only
+// once per simulated instant (`settle`), so a ring step where P flows start together costs one
+// water-filling pass per component rather than P.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "ringlab/core/units.hpp"
+#include "ringlab/sim/event_queue.hpp"
+#include "ringlab/topology/route.hpp"
+
+namespace ringlab::sim {
+
+/// Index of a registered path (a list of directed links).
+using PathId = std::uint32_t;
+/// Index of a flow slot (reused after the flow finishes).
+using FlowId = std::uint32_t;
+
+/// One change of a link's load: from `time` on, `rate` bytes/s cross `link`.
+struct LinkSample {
+  Time time{0};                 ///< when the rate changed
+  topology::LinkId link = 0;    ///< which directed link
+  double rate = 0;              ///< total bytes per second on it from then on
+};
+
+/// What one directed link carried over a run.
+struct LinkUsage {
+  topology::LinkId link = 0;    ///< which directed link
+  topology::LinkKind kind = topology::LinkKind::NVLink;  ///< what it is made of
+  Bandwidth capacity{0};        ///< its capacity
+  double bytes = 0;             ///< bytes carried (integral of its rate)
+  Time busy{0};                 ///< time with at least one flow on it
+};
+
+/// Max-min fair sharing of link capacities among flows.
+class FlowNetwork {
+ public:
+  /// Flow completions are pushed onto `queue` as EventType::flow_done.
+  explicit FlowNetwork(EventQueue& queue, bool record_timeline = false);
+  FlowNetwork(const FlowNetwork&) = delete;
+  FlowNetwork& operator=(const FlowNetwork&) = delete;
+
+  /// Registers a path; its hops' bandwidths are the links' capacities (a link seen again keeps its first).
+  [[nodiscard]] PathId add_path(const topology::Route& route);
+  /// Starts a flow of `bytes` (> 0) on `path`, never faster than `cap` (<= 0: no own cap); `user` is
+  /// handed back when it finishes. Its rate is set by the next settle().
+  FlowId start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user);
+  /// Handles a flow_done event: if still current, removes the flow, writes its `user` and returns true.
+  bool complete(Time now, const Event& ev, std::uint32_t& user);
+  /// True when flows started or finished since the last settle().
+  [[nodiscard]] bool dirty() const noexcept { return !dirty_flows_.empty() || !dirty_links_.empty(); }
+  /// Recomputes the rates of the affected components and (re)schedules their completions.
+  void settle(Time now);
+  /// Flows in progress.
+  [[nodiscard]] std::size_t active_flows() const noexcept { return active_; }
+  /// Current rate of a flow in bytes/s (0 until settled, or if its path has no capacity).
+  [[nodiscard]] double rate(FlowId f) const noexcept { return flows_[f].rate; }
+  /// The `user` of each flow still running (for stall reports).
+  [[nodiscard]] std::vector<std::uint32_t> stalled_users() const;
+  /// Closes the books at `end`: per-link usage of every link that carried bytes, by link id.
+  [[nodiscard]] std::vector<LinkUsage> usage(Time end);
+  /// Every rate change, in time order (empty unless the timeline is recorded).
+  [[nodiscard]] const std::vector<LinkSample>& timeline() const noexcept { return timeline_; }
+  /// Number of water-filling passes run (a cost figure for benchmarks).
+  [[nodiscard]] std::uint64_t recomputations() const noexcept { return recomputations_; }
+
+ private:
+  struct Flow {
+    double remaining = 0;      // bytes still to send, as of `updated`
+    double rate = 0;           // bytes per second
+    double cap = 0;            // own max rate (infinity when none)
+    Time updated{0};           // when `remaining` was last brought up to date
+    PathId path = 0;
+    std::uint32_t user = 0;
+    std::uint32_t generation = 0;
+    std::uint32_t mark = 0;    // component-search epoch
+    bool active = false;
+    bool frozen = false;
+  };
+  struct Link {
+    double capacity = 0;
+    double load = 0;           // sum of the rates of its flows
+    double residual = 0;       // scratch for water-filling
+    double bytes = 0;          // integral of load
+    Time changed{0};           // when load last changed
+    Time busy{0};
+    std::uint32_t unfrozen = 0;  // scratch
+    std::uint32_t mark = 0;
+    topology::LinkKind kind = topology::LinkKind::NVLink;
+    bool known = false;
+    std::vector<FlowId> flows;
+  };
+
+  [[nodiscard]] std::span<const topology::LinkId> links_of(PathId p) const noexcept {
+    return {path_links_.data() + path_begin_[p], path_begin_[p + 1] - path_begin_[p]};
+  }
+  void set_load(Time now, topology::LinkId l, double load);
+  bool fast_start(Time now, FlowId f);
+  void water_fill(Time now);
+
+  EventQueue& queue_;
+  bool record_timeline_;
+  std::vector<Link> links_;
+  std::vector<topology::LinkId> path_links_;
+  std::vector<std::size_t> path_begin_{0};
+  std::vector<Flow> flows_;
+  std::vector<FlowId> free_flows_;
+  std::vector<FlowId> dirty_flows_;
+  std::vector<topology::LinkId> dirty_links_;
+  std::vector<FlowId> comp_flows_;       // scratch: component being recomputed
+  std::vector<topology::LinkId> comp_links_;
+  std::vector<double> old_rates_;        // scratch: rates before the recomputation
+  std::vector<LinkSample> timeline_;
+  std::uint32_t epoch_ = 0;
+  std::size_t active_ = 0;
+  std::uint64_t recomputations_ = 0;
+};
+
+}  // namespace ringlab::sim

@@ -1,0 +1,64 @@
+#include "ringlab/sim/adapters.hpp"
+
+#include <fmt/core.h>
+
+#include "ringlab/core/error.hpp"
+#include "ringlab/ir/validate.hpp"
+#include "ringlab/models/device.hpp"
+#include "ringlab/models/registry.hpp"
+#include "ringlab/topology/load.hpp"
+#include "ringlab/topology/placement.hpp"
+
+namespace ringlab::sim {
+
+ModelsCostModel::ModelsCostModel(const models::ComputeModel& compute, const models::CommModel& comm,
+                                 models::MemoryOptions memory)
+    : compute_(compute), comm_(comm), interference_(comm.params()), memory_(memory) {}
+
+Time ModelsCostModel::op_time(const ir::Schedule& s, std::int32_t rank, const ir::Op& op) const {
+  return compute_.op_time(op, s.workload, s.ranks.at(static_cast<std::size_t>(rank)));
+}
+
+TransferCost ModelsCostModel::transfer(Bytes bytes, const topology::Route& route) const {
+  const models::TransferCost c = comm_.cost(bytes, route);
+  return TransferCost{c.fixed_latency, c.max_rate, c.wire_bytes};
+}
+
+Bandwidth ModelsCostModel::link_capacity(const topology::Hop& hop) const { return comm_.link_capacity(hop); }
+
+double ModelsCostModel::interference(const topology::Route& route) const {
+  return interference_.compute_slowdown(route);
+}
+
+Bytes ModelsCostModel::peak_memory(const ir::Schedule& s, std::int32_t rank) const {
+  return models::rank_memory(s, static_cast<std::size_t>(rank), memory_).total();
+}
+
+LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides) {
+  LoadedExperiment x;
+  x.experiment = ir::load_experiment(path, overrides);
+  const ir::Experiment& e = x.experiment;
+  if (e.topology.empty()) {
+    throw InputError(e.file, 0, 0, "topology", "simulate needs a topology: add `topology: FILE` to the experiment");
+  }
+  x.schedule = ir::generate(e.workload, e.schedule);
+  ir::validate(x.schedule);
+  x.cluster = std::make_unique<topology::Cluster>(topology::load_topology(e.topology));
+  const auto placed = topology::place(*x.cluster, e.placement, e.schedule.ranks, {e.file, 0, "placement"});
+  x.gpu_of_rank.assign(placed.begin(), placed.end());
+  models::DeviceSpec device = models::load_device(x.cluster->device_spec());
+  device.require(e.workload.dtype, fmt::format("workload.dtype of {}", e.file));
+  x.comm = std::make_unique<models::CommModel>(models::default_comm_params(), device);
+  x.compute = models::make_compute_model("table", std::move(device));
+  x.cost = std::make_unique<ModelsCostModel>(*x.compute, *x.comm);
+  x.platform = std::make_unique<ClusterPlatform>(*x.cluster);
+  return x;
+}
+
+std::string link_name(const topology::Cluster& cluster, topology::LinkId id) {
+  if (id >= cluster.link_count()) return {};
+  const topology::LinkInfo l = cluster.link(id);
+  return fmt::format("{} -> {}", l.from_name, l.to_name);
+}
+
+}  // namespace ringlab::sim

@@ -1,0 +1,257 @@
+#include "ringlab/sim/flow_network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ringlab::sim {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kPs = static_cast<double>(kPsPerSecond);
+// Relative tolerance when deciding which links are bottlenecks at the current fill level.
+constexpr double kTol = 1e-12;
+}  // namespace
+
+FlowNetwork::FlowNetwork(EventQueue& queue, bool record_timeline)
+    : queue_(queue), record_timeline_(record_timeline) {}
+
+PathId FlowNetwork::add_path(const topology::Route& route) {
+  for (const auto& hop : route.hops) {
+    if (hop.link >= links_.size()) links_.resize(static_cast<std::size_t>(hop.link) + 1);
+    Link& l = links_[hop.link];
+    if (!l.known) {
+      l.known = true;
+      l.capacity = hop.bandwidth.value;
+      l.kind = hop.kind;
+    }
+    path_links_.push_back(hop.link);
+  }
+  path_begin_.push_back(path_links_.size());
+  return static_cast<PathId>(path_begin_.size() - 2);
+}
+
+FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user) {
+  FlowId f = 0;
+  if (!free_flows_.empty()) {
+    f = free_flows_.back();
+    free_flows_.pop_back();
+  } else {
+    f = static_cast<FlowId>(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& fl = flows_[f];
+  fl.remaining = bytes;
+  fl.rate = 0;
+  fl.cap = cap.value > 0 ? cap.value : kInf;
+  fl.updated = now;
+  fl.path = path;
+  fl.user = user;
+  ++fl.generation;
+  fl.active = true;
+  for (const auto l : links_of(path)) links_[l].flows.push_back(f);
+  dirty_flows_.push_back(f);
+  ++active_;
+  return f;
+}
+
+bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
+  Flow& fl = flows_[ev.target];
+  if (!fl.active || fl.generation != ev.generation) return false;
+  // Fast path: if no link of the flow that it shares is saturated (to within 1e-9), no other flow is bottlenecked on them, so the
+  // max-min allocation of every other flow stands; only the loads drop. Otherwise the flows sharing
+  // a saturated link may speed up: recompute their component at settle().
+  bool saturated = false;
+  for (const auto l : links_of(fl.path)) {
+    const Link& lk = links_[l];
+    saturated = saturated || (lk.flows.size() > 1 && lk.load >= lk.capacity * (1 - 1e-9));
+  }
+  for (const auto l : links_of(fl.path)) {
+    Link& lk = links_[l];
+    auto& v = lk.flows;
+    const auto it = std::find(v.begin(), v.end(), ev.target);
+    *it = v.back();
+    v.pop_back();
+    set_load(now, l, v.empty() ? 0.0 : std::max(0.0, lk.load - fl.rate));
+    if (saturated) dirty_links_.push_back(l);
+  }
+  fl.active = false;
+  fl.rate = 0;
+  ++fl.generation;
+  user = fl.user;
+  free_flows_.push_back(ev.target);
+  --active_;
+  return true;
+}
+
+bool FlowNetwork::fast_start(Time now, FlowId f) {
+  // A new flow whose own cap fits in the spare capacity of every link of its path runs at its cap and
+  // saturates nothing, so every other flow keeps its max-min rate (the common case on a non-blocking
+  // fabric, where a transfer is limited by its own route's bottleneck).
+  Flow& fl = flows_[f];
+  if (fl.cap == kInf) return false;
+  for (const auto l : links_of(fl.path)) {
+    const Link& lk = links_[l];
+    // Filling a link exactly is fine: the others on it keep their own bottlenecks or caps.
+    if (lk.load + fl.cap > lk.capacity * (1 + kTol)) return false;
+  }
+  for (const auto l : links_of(fl.path)) set_load(now, l, links_[l].load + fl.cap);
+  fl.rate = fl.cap;
+  ++fl.generation;
+  const double ps = std::round(fl.remaining / fl.rate * kPs);
+  queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+  return true;
+}
+
+void FlowNetwork::settle(Time now) {
+  if (!dirty()) return;
+  ++epoch_;
+  comp_flows_.clear();
+  comp_links_.clear();
+  auto add_link = [&](topology::LinkId l) {
+    Link& lk = links_[l];
+    if (lk.mark == epoch_) return;
+    lk.mark = epoch_;
+    comp_links_.push_back(l);
+    for (const FlowId g : lk.flows) {
+      if (flows_[g].mark != epoch_) {
+        flows_[g].mark = epoch_;
+        comp_flows_.push_back(g);
+      }
+    }
+  };
+  for (const FlowId f : dirty_flows_) {
+    if (flows_[f].active && flows_[f].rate == 0 && dirty_links_.empty() && fast_start(now, f)) continue;
+    if (flows_[f].active && flows_[f].mark != epoch_) {
+      flows_[f].mark = epoch_;
+      comp_flows_.push_back(f);
+    }
+  }
+  for (const auto l : dirty_links_) add_link(l);
+  // Breadth-first closure: every link of a flow in the component, every flow of such a link.
+  for (std::size_t i = 0; i < comp_flows_.size(); ++i) {
+    for (const auto l : links_of(flows_[comp_flows_[i]].path)) add_link(l);
+  }
+  dirty_flows_.clear();
+  dirty_links_.clear();
+  if (!comp_flows_.empty() || !comp_links_.empty()) water_fill(now);
+}
+
+void FlowNetwork::water_fill(Time now) {
+  ++recomputations_;
+  // Bring every flow's remaining bytes up to `now` at its old rate; remember the old rate in
+  // `residual`-free storage: the flow's rate is overwritten only when it is frozen below.
+  std::size_t unfrozen = 0;
+  old_rates_.resize(comp_flows_.size());
+  for (std::size_t i = 0; i < comp_flows_.size(); ++i) {
+    Flow& fl = flows_[comp_flows_[i]];
+    const double dt = static_cast<double>((now - fl.updated).value) / kPs;
+    if (fl.rate > 0 && dt > 0) fl.remaining = std::max(0.0, fl.remaining - fl.rate * dt);
+    fl.updated = now;
+    old_rates_[i] = fl.rate;
+    fl.frozen = false;
+    ++unfrozen;
+  }
+  for (const auto l : comp_links_) {
+    Link& lk = links_[l];
+    lk.residual = lk.capacity;
+    lk.unfrozen = static_cast<std::uint32_t>(lk.flows.size());
+  }
+  // Progressive filling: raise every unfrozen flow's rate together until a link saturates or a flow
+  // reaches its own cap; freeze those flows; repeat (Bertsekas & Gallager, Data Networks, 6.5.2).
+  while (unfrozen > 0) {
+    double s = kInf;
+    for (const auto l : comp_links_) {
+      const Link& lk = links_[l];
+      if (lk.unfrozen > 0) s = std::min(s, std::max(0.0, lk.residual) / lk.unfrozen);
+    }
+    for (const FlowId f : comp_flows_) {
+      if (!flows_[f].frozen) s = std::min(s, flows_[f].cap);
+    }
+    const double thresh = s * (1 + kTol);
+    for (const FlowId f : comp_flows_) {
+      Flow& fl = flows_[f];
+      if (fl.frozen) continue;
+      bool freeze = s == kInf || fl.cap <= thresh;
+      double r = std::min(fl.cap, s);
+      if (!freeze) {
+        for (const auto l : links_of(fl.path)) {
+          const Link& lk = links_[l];
+          if (std::max(0.0, lk.residual) / lk.unfrozen <= thresh) {
+            freeze = true;
+            break;
+          }
+        }
+        r = s;
+      }
+      if (!freeze) continue;
+      fl.frozen = true;
+      fl.rate = r;
+      --unfrozen;
+      // Links are updated after this sweep so that every flow of this level sees the same shares.
+    }
+    for (const auto l : comp_links_) {
+      Link& lk = links_[l];
+      double used = 0;
+      std::uint32_t left = 0;
+      for (const FlowId g : lk.flows) {
+        if (flows_[g].frozen) used += flows_[g].rate;
+        else ++left;
+      }
+      lk.residual = lk.capacity - used;
+      lk.unfrozen = left;
+    }
+  }
+  for (const auto l : comp_links_) {
+    double load = 0;
+    for (const FlowId g : links_[l].flows) load += flows_[g].rate;
+    set_load(now, l, load);
+  }
+  for (std::size_t i = 0; i < comp_flows_.size(); ++i) {
+    const FlowId f = comp_flows_[i];
+    Flow& fl = flows_[f];
+    if (fl.rate == old_rates_[i] && old_rates_[i] > 0) continue;  // its completion event stands
+    ++fl.generation;
+    if (fl.rate <= 0) continue;  // stalled: no event; the simulator reports it if nothing else moves
+    const double ps = fl.rate == kInf ? 0.0 : std::round(fl.remaining / fl.rate * kPs);
+    queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+  }
+}
+
+void FlowNetwork::set_load(Time now, topology::LinkId l, double load) {
+  Link& lk = links_[l];
+  const Time dt = now - lk.changed;
+  if (lk.load > 0) {
+    lk.bytes += lk.load * static_cast<double>(dt.value) / kPs;
+    lk.busy += dt;
+  }
+  lk.changed = now;
+  if (record_timeline_ && load != lk.load) {
+    // Several changes of one link at one instant (a finish, then the refill) leave one sample.
+    if (!timeline_.empty() && timeline_.back().time == now && timeline_.back().link == l) timeline_.back().rate = load;
+    else timeline_.push_back(LinkSample{now, l, load});
+  }
+  lk.load = load;
+}
+
+std::vector<std::uint32_t> FlowNetwork::stalled_users() const {
+  std::vector<std::uint32_t> out;
+  for (const auto& fl : flows_) {
+    if (fl.active) out.push_back(fl.user);
+  }
+  return out;
+}
+
+std::vector<LinkUsage> FlowNetwork::usage(Time end) {
+  std::vector<LinkUsage> out;
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    Link& lk = links_[i];
+    if (!lk.known) continue;
+    set_load(end, static_cast<topology::LinkId>(i), lk.load);
+    if (lk.bytes <= 0) continue;
+    out.push_back(LinkUsage{static_cast<topology::LinkId>(i), lk.kind, Bandwidth(lk.capacity), lk.bytes, lk.busy});
+  }
+  return out;
+}
+
+}  // namespace ringlab::sim

@@ -1,0 +1,193 @@
+// Contention, deadlocks, stalls and determinism.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "helpers.hpp"
+#include "ringlab/sim/report.hpp"
+#include "ringlab/trace/chrome.hpp"
+#include "ringlab/trace/summary.hpp"
+
+using namespace ringlab;
+using namespace ringlab::sim;
+using namespace ringlab::sim::testing;
+
+namespace {
+topology::Hop hop(topology::LinkId l, double bw) { return {l, topology::LinkKind::Net, Bandwidth(bw), Time{0}}; }
+
+ir::Op comm_op(ir::OpId id, ir::OpKind kind, std::uint32_t group = 0) {
+  ir::Op op;
+  op.id = id;
+  op.stream = ir::Stream::comm;
+  op.group = group;
+  op.kind = std::move(kind);
+  return op;
+}
+
+// A schedule of `ranks` ranks whose programs are given op by op (buffers: one of `bytes`).
+ir::Schedule hand(std::int32_t ranks, Bytes bytes) {
+  ir::Schedule s;
+  s.variant = "hand";
+  s.workload = mha(ranks);
+  s.ranks.resize(static_cast<std::size_t>(ranks));
+  for (auto& r : s.ranks) r.buffers.push_back({"buf", ir::BufferRole::workspace, ir::DType::bf16, 0, bytes});
+  return s;
+}
+ir::Send send(std::int32_t peer, Bytes b, std::uint32_t tag) { return ir::Send{peer, ir::ByteSlice{0, Bytes{0}, b}, tag}; }
+ir::Recv recv(std::int32_t peer, Bytes b, std::uint32_t tag) { return ir::Recv{peer, ir::ByteSlice{0, Bytes{0}, b}, tag}; }
+
+// Two nodes of 4 GPUs (A = 0..3, B = 4..7). GPU g sends on link 2g, receives on 2g+1 (W each); the
+// leaf-to-leaf uplink has capacity `uplink` per direction (link 100: A->B, 101: B->A).
+TablePlatform two_nodes(double w, double uplink) {
+  TablePlatform p(8);
+  for (std::int32_t a = 0; a < 8; ++a) {
+    for (std::int32_t b = 0; b < 8; ++b) {
+      if (a == b) continue;
+      topology::Route r;
+      r.hops.push_back(hop(static_cast<topology::LinkId>(2 * a), w));
+      if (a / 4 != b / 4) r.hops.push_back(hop(a < 4 ? 100 : 101, uplink));
+      r.hops.push_back(hop(static_cast<topology::LinkId>(2 * b + 1), w));
+      p.set_route(a, b, r);
+    }
+  }
+  return p;
+}
+}  // namespace
+
+TEST_CASE("contention: two transfers through one link each get half") {
+  // Ranks 0 -> 1 and 2 -> 3, 1e9 bytes each; both routes cross link 50 (100 GB/s), their own links run
+  // at 400 GB/s. Alone: 1e9 / 100e9 = 10 ms. Together: 50 GB/s each, both end at 20 ms; link 50 is
+  // the busiest, at 100% utilisation.
+  const Bytes X(1'000'000'000);
+  auto s = hand(4, X);
+  s.ranks[0].ops.push_back(comm_op(0, send(1, X, 0)));
+  s.ranks[1].ops.push_back(comm_op(0, recv(0, X, 0)));
+  s.ranks[2].ops.push_back(comm_op(0, send(3, X, 0)));
+  s.ranks[3].ops.push_back(comm_op(0, recv(2, X, 0)));
+  TablePlatform p(4);
+  p.set_route(0, 1, topology::Route{{hop(0, 400e9), hop(50, 100e9), hop(1, 400e9)}});
+  p.set_route(2, 3, topology::Route{{hop(2, 400e9), hop(50, 100e9), hop(3, 400e9)}});
+  const SimpleCostModel cost(unit_params());
+  const auto res = simulate(s, p, identity(4), cost);
+  CHECK(res.total == seconds(0.02));
+  for (const auto& rec : res.trace.records) CHECK(rec.end == seconds(0.02));
+  REQUIRE(res.busiest.has_value());
+  CHECK(res.busiest->usage.link == 50);
+  CHECK(res.busiest->utilisation == doctest::Approx(1.0));
+
+  // The same with only one of them: 10 ms.
+  auto one = hand(4, X);
+  one.ranks[0].ops.push_back(comm_op(0, send(1, X, 0)));
+  one.ranks[1].ops.push_back(comm_op(0, recv(0, X, 0)));
+  CHECK(simulate(one, p, identity(4), cost).total == seconds(0.01));
+}
+
+TEST_CASE("contention: a 2:1 oversubscribed uplink halves a cross-node ring's bandwidth") {
+  // Ring of P = 8 placed round-robin over two nodes, so every ring hop crosses the uplink: 4 flows per
+  // direction. With a 4W uplink each flow gets W: a transfer-bound step (c = 500) takes T. With a
+  // 2:1 oversubscribed 2W uplink each gets W/2: 2T.
+  const std::int64_t c = 500;
+  const auto s = make(mha(8 * c), "ring", 8);
+  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
+  const SimpleCostModel cost(unit_params());
+  const auto full = simulate(s, two_nodes(1e9, 4e9), rr, cost);
+  const auto over = simulate(s, two_nodes(1e9, 2e9), rr, cost);
+  const std::int64_t T = 512000 * c;
+  const std::int64_t C = 512 * c * c;
+  for (std::uint32_t p = 0; p < 7; ++p) {
+    CHECK(full.phases[p].time.value == T);
+    CHECK(over.phases[p].time.value == 2 * T);
+  }
+  CHECK(over.total.value == 7 * 2 * T + C);
+  REQUIRE(over.busiest.has_value());
+  CHECK((over.busiest->usage.link == 100 || over.busiest->usage.link == 101));
+}
+
+TEST_CASE("deadlock is reported with the ranks and ops waiting") {
+  // Rank 0 posts recv(tag 0) then send(tag 1); rank 1 posts recv(tag 1) then send(tag 0), in order on
+  // one stream: each waits for a send stuck behind the other's recv.
+  const Bytes X(1000);
+  auto s = hand(2, X);
+  s.ranks[0].ops = {comm_op(0, recv(1, X, 0)), comm_op(1, send(1, X, 1))};
+  s.ranks[1].ops = {comm_op(0, recv(0, X, 1)), comm_op(1, send(0, X, 0))};
+  const auto p = star(2, Bandwidth(1e9));
+  const SimpleCostModel cost(unit_params());
+  try {
+    (void)simulate(s, p, identity(2), cost);
+    FAIL("no deadlock reported");
+  } catch (const SimulationError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("deadlock") != std::string::npos);
+    REQUIRE(e.waiters().size() == 2);
+    CHECK(e.waiters()[0].rank == 0);
+    CHECK(e.waiters()[0].op == 0);
+    CHECK(e.waiters()[1].rank == 1);
+    CHECK(e.waiters()[1].op == 0);
+    CHECK(msg.find("waiting for rank 1") != std::string::npos);
+  }
+}
+
+TEST_CASE("a transfer over a link without capacity is a stall, not a hang") {
+  const Bytes X(1000);
+  auto s = hand(2, X);
+  s.ranks[0].ops = {comm_op(0, send(1, X, 0))};
+  s.ranks[1].ops = {comm_op(0, recv(0, X, 0))};
+  TablePlatform p(2);
+  p.set_route(0, 1, topology::Route{{hop(0, 0.0)}});
+  const SimpleCostModel cost(unit_params());
+  CHECK_THROWS_WITH_AS((void)simulate(s, p, identity(2), cost), doctest::Contains("zero bandwidth"), SimulationError);
+}
+
+TEST_CASE("an unmatched send is a validation error naming it") {
+  const Bytes X(1000);
+  auto s = hand(2, X);
+  s.ranks[0].ops = {comm_op(0, send(1, X, 3))};
+  const auto p = star(2, Bandwidth(1e9));
+  const SimpleCostModel cost(unit_params());
+  CHECK_THROWS_WITH_AS((void)simulate(s, p, identity(2), cost), doctest::Contains("rank 0 op 0"), ValidationError);
+}
+
+TEST_CASE("determinism: same input, byte-identical JSON and trace") {
+  auto params = unit_params();
+  params.interference = 1.3;
+  params.latency = microseconds(2.5);
+  const SimpleCostModel cost(params);
+  const auto s = make(mha(8 * 1024, true), "ring", 8);
+  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
+  const auto platform = two_nodes(1e9, 2e9);
+  std::string json[2], chrome[2];
+  for (int i = 0; i < 2; ++i) {
+    const auto res = simulate(s, platform, rr, cost);
+    json[i] = trace::to_json(make_summary(res, s));
+    chrome[i] = trace::to_chrome_json(res.trace);
+  }
+  CHECK(json[0] == json[1]);
+  CHECK(chrome[0] == chrome[1]);
+  CHECK(json[0].find("\"schedule_hash\"") != std::string::npos);
+}
+
+TEST_CASE("conservation: every op runs once, FLOPs and bytes match the schedule") {
+  const auto s = make(mha(8 * 256, true), "ring", 8);
+  const auto platform = star(8, Bandwidth(1e9));
+  const SimpleCostModel cost(unit_params());
+  const auto res = simulate(s, platform, identity(8), cost);
+  std::int64_t ops = 0, flops = 0, bytes = 0, rec_flops = 0, rec_bytes = 0;
+  for (const auto& r : s.ranks) {
+    ops += static_cast<std::int64_t>(r.ops.size());
+    for (const auto& op : r.ops) {
+      flops += ir::op_flops(op.kind).value;
+      bytes += ir::op_wire_bytes(op.kind).value;
+    }
+  }
+  for (const auto& rec : res.trace.records) {
+    rec_flops += rec.flops.value;
+    if (rec.kind == "send") rec_bytes += rec.bytes.value;
+    CHECK(rec.end >= rec.start);
+  }
+  CHECK(static_cast<std::int64_t>(res.trace.records.size()) == ops);
+  CHECK(rec_flops == flops);
+  CHECK(rec_bytes == bytes);
+  double link_bytes = 0;
+  for (const auto& l : res.links) link_bytes += l.bytes;
+  CHECK(link_bytes == doctest::Approx(2.0 * static_cast<double>(bytes)));  // two hops per route
+}

@@ -1,0 +1,130 @@
+// The event queue and the flow network on their own.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "ringlab/sim/event_queue.hpp"
+#include "ringlab/sim/flow_network.hpp"
+
+using namespace ringlab;
+using namespace ringlab::sim;
+
+TEST_CASE("event queue: pops by time, ties in push order") {
+  EventQueue q;
+  std::mt19937 rng(7);
+  std::vector<std::pair<std::int64_t, std::uint32_t>> pushed;
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    const auto t = static_cast<std::int64_t>(rng() % 50);
+    q.push(Time(t), Event{EventType::timed_done, i, 0});
+    pushed.emplace_back(t, i);
+  }
+  std::stable_sort(pushed.begin(), pushed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [t, i] : pushed) {
+    REQUIRE(!q.empty());
+    Time tt;
+    Event ev;
+    q.pop(tt, ev);
+    CHECK(tt.value == t);
+    CHECK(ev.target == i);
+  }
+  CHECK(q.empty());
+}
+
+namespace {
+topology::Route path(std::initializer_list<std::pair<topology::LinkId, double>> hops) {
+  topology::Route r;
+  for (const auto& [l, bw] : hops) r.hops.push_back({l, topology::LinkKind::Net, Bandwidth(bw), Time{0}});
+  return r;
+}
+// Runs the network alone until every flow is done; returns each user's finish time.
+std::vector<Time> drain(EventQueue& q, FlowNetwork& net, std::size_t users) {
+  std::vector<Time> done(users);
+  Time now{0};
+  net.settle(now);
+  while (!q.empty()) {
+    Time t;
+    Event ev;
+    q.pop(t, ev);
+    now = t;
+    std::uint32_t user = 0;
+    if (net.complete(now, ev, user)) done[user] = now;
+    if (net.dirty() && (q.empty() || q.top_time() > now)) net.settle(now);
+  }
+  return done;
+}
+}  // namespace
+
+TEST_CASE("flow network: two flows through one link get half each") {
+  // Link 0 (100 GB/s) is shared; links 1 and 2 are private and faster. 1e9 bytes alone would take
+  // 10 ms; sharing 50 GB/s each, both take 1e9 / 50e9 = 20 ms.
+  EventQueue q;
+  FlowNetwork net(q);
+  const PathId a = net.add_path(path({{0, 100e9}, {1, 400e9}}));
+  const PathId b = net.add_path(path({{0, 100e9}, {2, 400e9}}));
+  net.start(Time{0}, a, 1e9, Bandwidth{0}, 0);
+  net.start(Time{0}, b, 1e9, Bandwidth{0}, 1);
+  net.settle(Time{0});
+  CHECK(net.rate(0) == 50e9);
+  CHECK(net.rate(1) == 50e9);
+  const auto done = drain(q, net, 2);
+  CHECK(done[0] == seconds(0.02));
+  CHECK(done[1] == seconds(0.02));
+}
+
+TEST_CASE("flow network: max-min fairness gives a capped flow's leftover to the other") {
+  // Both cross link 0 (100 GB/s); flow 0 is capped at 20 GB/s, so flow 1 gets 80 GB/s.
+  // Flow 1 (8e8 B) ends at 10 ms; flow 0 (4e8 B) has sent 2e8 B by then, and its 2e8 B left go at its
+  // cap of 20 GB/s: 10 ms more, ending at 20 ms.
+  EventQueue q;
+  FlowNetwork net(q);
+  const PathId p = net.add_path(path({{0, 100e9}}));
+  net.start(Time{0}, p, 4e8, Bandwidth(20e9), 0);
+  net.start(Time{0}, p, 8e8, Bandwidth{0}, 1);
+  net.settle(Time{0});
+  CHECK(net.rate(0) == 20e9);
+  CHECK(net.rate(1) == 80e9);
+  const auto done = drain(q, net, 2);
+  CHECK(done[1] == seconds(0.01));
+  CHECK(done[0] == seconds(0.02));
+}
+
+TEST_CASE("flow network: a finishing flow speeds up the survivor (progress is kept)") {
+  // Shared 100 GB/s: 5e8 B and 1e9 B start together at 50 GB/s each. The first ends at 10 ms; the
+  // second has 5e8 B left and runs alone at 100 GB/s: 5 ms more, 15 ms in all.
+  EventQueue q;
+  FlowNetwork net(q, true);
+  const PathId p = net.add_path(path({{3, 100e9}}));
+  net.start(Time{0}, p, 5e8, Bandwidth{0}, 0);
+  net.start(Time{0}, p, 1e9, Bandwidth{0}, 1);
+  const auto done = drain(q, net, 2);
+  CHECK(done[0] == seconds(0.010));
+  CHECK(done[1] == seconds(0.015));
+  const auto usage = net.usage(seconds(0.015));
+  REQUIRE(usage.size() == 1);
+  CHECK(usage[0].link == 3);
+  CHECK(usage[0].bytes == doctest::Approx(1.5e9));
+  CHECK(usage[0].busy == seconds(0.015));
+  // 100 GB/s at 0 (two shares), 100 GB/s at 10 ms (the survivor alone; one sample for the instant), 0 at 15 ms.
+  REQUIRE(net.timeline().size() == 3);
+  CHECK(net.timeline()[1].rate == 100e9);
+  CHECK(net.timeline()[2].rate == 0);
+}
+
+TEST_CASE("flow network: a parking-lot chain is max-min fair, not proportional") {
+  // Links 0 and 1 of 100 GB/s; flow A crosses both, B only link 0, C only link 1. Max-min: all three
+  // at 50 GB/s (each link carries A + one other).
+  EventQueue q;
+  FlowNetwork net(q);
+  const PathId ab = net.add_path(path({{0, 100e9}, {1, 100e9}}));
+  const PathId a = net.add_path(path({{0, 100e9}}));
+  const PathId b = net.add_path(path({{1, 100e9}}));
+  net.start(Time{0}, ab, 1e9, Bandwidth{0}, 0);
+  net.start(Time{0}, a, 1e9, Bandwidth{0}, 1);
+  net.start(Time{0}, b, 1e9, Bandwidth(10e9), 2);  // capped: A and B share link 0 at 50; link 1 has 90 - 50 spare
+  net.settle(Time{0});
+  CHECK(net.rate(0) == 50e9);
+  CHECK(net.rate(1) == 50e9);
+  CHECK(net.rate(2) == 10e9);
+}
