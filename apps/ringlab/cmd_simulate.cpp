@@ -46,11 +46,25 @@ struct Run {
   trace::Summary summary;
 };
 
-Run simulate_file(const std::string& path, const std::vector<std::string>& overrides) {
+/// Link utilisation as Chrome-trace counter tracks: one track per link that ever carried data, its
+/// value the link's total rate in GB/s from each change on.
+void add_link_counters(const Run& run, trace::Trace& t) {
+  const auto& cluster = *run.loaded.cluster;
+  std::map<topology::LinkId, std::string> names;
+  for (const auto& s : run.result.link_timeline) {
+    auto [it, fresh] = names.try_emplace(s.link);
+    if (fresh) it->second = fmt::format("link {} {} (GB/s)", s.link, sim::link_name(cluster, s.link));
+    t.counters.push_back({it->second, s.time, s.rate / 1e9});
+  }
+}
+
+Run simulate_file(const std::string& path, const std::vector<std::string>& overrides, bool link_timeline = false) {
   Run run;
   run.loaded = sim::load_for_simulation(path, overrides);
   auto& x = run.loaded;
-  run.result = sim::simulate(x.schedule, *x.platform, x.gpu_of_rank, *x.cost);
+  sim::SimOptions options;
+  options.record_link_timeline = link_timeline;
+  run.result = sim::simulate(x.schedule, *x.platform, x.gpu_of_rank, *x.cost, options);
   const topology::Cluster* cluster = x.cluster.get();
   run.summary = sim::make_summary(run.result, x.schedule,
                                   [cluster](topology::LinkId id) { return sim::link_name(*cluster, id); });
@@ -167,9 +181,13 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
   sim_cmd->add_option("--csv", args->csv, "Write the per-phase CSV");
   sim_cmd->add_option("--svg", args->svg, "Write a timeline picture (SVG)");
   sim_cmd->callback([args, &exit_code] {
-    const Run run = simulate_file(args->experiment, args->overrides);
+    const Run run = simulate_file(args->experiment, args->overrides, !args->trace.empty());
     const auto& x = run.loaded;
-    if (!args->trace.empty()) trace::write_chrome_trace(args->trace, run.result.trace);
+    if (!args->trace.empty()) {
+      auto t = run.result.trace;
+      add_link_counters(run, t);
+      trace::write_chrome_trace(args->trace, t);
+    }
     if (!args->csv.empty()) trace::write_phase_csv(args->csv, run.result.trace);
     if (!args->svg.empty()) {
       const std::string title = fmt::format("{}: {} on {} ranks, {}", x.experiment.name, x.schedule.variant,

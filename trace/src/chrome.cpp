@@ -74,6 +74,21 @@ std::string to_chrome_json(const Trace& trace) {
         detail::ps_as_us(r->start.value), detail::ps_as_us(r->end.value - r->start.value), r->phase, r->op,
         r->bytes.value, r->flops.value);
   }
+  // Counter tracks live in one extra process after the ranks, so Perfetto draws them under the lanes.
+  if (!trace.counters.empty()) {
+    const std::int32_t pid = trace.ranks;
+    sep();
+    out += fmt::format(
+        R"({{"name": "process_name", "ph": "M", "pid": {0}, "tid": 0, "args": {{"name": "counters"}}}},)"
+        "\n"
+        R"({{"name": "process_sort_index", "ph": "M", "pid": {0}, "tid": 0, "args": {{"sort_index": {0}}}}})",
+        pid);
+    for (const auto& c : trace.counters) {
+      sep();
+      out += fmt::format(R"({{"name": {}, "ph": "C", "pid": {}, "tid": 0, "ts": {}, "args": {{"value": {}}}}})",
+                         json_quote(c.track), pid, detail::ps_as_us(c.time.value), json_number(c.value));
+    }
+  }
   out += fmt::format("\n], \"displayTimeUnit\": \"ns\", \"otherData\": {{\"schedule_hash\": {}, \"source\": {}, "
                      "\"ranks\": {}}}}}\n",
                      json_quote(trace.schedule_hash), json_quote(trace.source), trace.ranks);
@@ -152,7 +167,16 @@ Trace from_chrome_json(std::string_view text, const std::string& label) {
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& ev = events[i];
     const std::string path = fmt::format("traceEvents[{}]", i);
-    if (rd.string(ev, path, "ph") != "X") continue;  // metadata and foreign events are not op records
+    const auto ph = rd.string(ev, path, "ph");
+    if (ph == "C") {  // a counter sample (the simulator's link utilisation)
+      const auto& args = rd.member(ev, path, "args");
+      const auto& value = rd.member(args, path + ".args", "value");
+      if (!value.is_number()) rd.fail(path + ".args.value", "expected a number");
+      t.counters.push_back({rd.string(ev, path, "name"), Time(rd.microseconds_as_ps(ev, path, "ts")),
+                            value.get<double>()});
+      continue;
+    }
+    if (ph != "X") continue;  // metadata and foreign events are not op records
     OpRecord r;
     r.kind = rd.string(ev, path, "name");
     r.rank = static_cast<std::int32_t>(rd.integer(ev, path, "pid", 0, t.ranks > 0 ? t.ranks - 1 : 0));

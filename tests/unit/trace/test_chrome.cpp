@@ -73,6 +73,23 @@ TEST_CASE("chrome: write then read gives the same records, to the picosecond") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("chrome: counter tracks are 'C' events of one extra process and read back exactly") {
+  auto t = test::hand_trace();
+  t.counters = {{"link 0 a -> b (GB/s)", Time(1'000'000), 373.5}, {"link 0 a -> b (GB/s)", Time(2'500'000), 0.0}};
+  const auto text = to_chrome_json(t);
+  const auto doc = nlohmann::json::parse(text);
+  int counters = 0;
+  for (const auto& ev : doc["traceEvents"]) {
+    if (ev["ph"] != "C") continue;
+    ++counters;
+    CHECK(ev["pid"] == t.ranks);  // after the ranks' processes
+  }
+  CHECK(counters == 2);
+  const auto back = from_chrome_json(text, "mem");
+  CHECK(back.counters == t.counters);
+  CHECK(sorted(back.records) == sorted(t.records));
+}
+
 TEST_CASE("chrome: bad files are input errors naming the event and field") {
   CHECK_THROWS_WITH_AS((void)from_chrome_json("{", "x.json"), doctest::Contains("x.json: not valid JSON"),
                        InputError);

@@ -23,12 +23,21 @@ struct OpRecord {
   friend bool operator==(const OpRecord&, const OpRecord&) = default;
 };
 
+/// One sample of a counter track (e.g. a link's utilisation): its value from `time` on.
+struct CounterSample {
+  std::string track;   ///< counter name, e.g. "link 3 n0.gpu0 -> n0.nvswitch (GB/s)"
+  Time time{0};        ///< when the value took effect
+  double value = 0;    ///< the value
+  friend bool operator==(const CounterSample&, const CounterSample&) = default;
+};
+
 /// Everything one execution (simulated or measured) produced.
 struct Trace {
   std::string schedule_hash;      ///< ir::schedule_hash of the schedule executed (hex)
   std::string source;             ///< "sim" or "cpu"/"cuda" (which side wrote it)
   std::int32_t ranks = 0;         ///< number of ranks
   std::vector<OpRecord> records;  ///< one per op, any order
+  std::vector<CounterSample> counters;  ///< optional counter tracks (the simulator's link utilisation)
 };
 
 }  // namespace ringlab::trace
