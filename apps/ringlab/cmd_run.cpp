@@ -1,5 +1,5 @@
-// ringlab run: execute an experiment's schedule on a real backend (the CPU backend for now), record
-// every op's start and end, optionally verify the numerics against a float64 reference.
+// ringlab run: execute an experiment's schedule on a real backend (CPU threads, or CUDA + NCCL where
+// built), record every op's start and end, optionally verify the numerics against a float64 reference.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +18,9 @@
 #include "ringlab/ir/validate.hpp"
 #include "ringlab/runtime/cpu_backend.hpp"
 #include "ringlab/runtime/numerics.hpp"
+#ifdef RINGLAB_HAVE_CUDA
+#include "ringlab/runtime/cuda/cuda_backend.hpp"
+#endif
 #include "ringlab/trace/chrome.hpp"
 #include "ringlab/trace/csv.hpp"
 #include "ringlab/trace/summary.hpp"
@@ -37,7 +40,26 @@ struct RunArgs {
   std::uint64_t seed = 1;
   double timeout_s = 60;
   double max_host_memory_gib = 4;
+  std::string cuda_mode = "single_gpu";
+  int device = 0;
 };
+
+/// The backend `a` asks for; the CUDA one only where this build has it.
+std::unique_ptr<runtime::Backend> make_backend(const RunArgs& a, Bytes host_limit) {
+  if (a.backend == "cpu") return std::make_unique<runtime::CpuBackend>(runtime::CpuBackendOptions{host_limit});
+#ifdef RINGLAB_HAVE_CUDA
+  runtime::cuda::CudaBackendOptions o;
+  o.mode = a.cuda_mode == "mpi"          ? runtime::cuda::LaunchMode::mpi
+           : a.cuda_mode == "local_gpus" ? runtime::cuda::LaunchMode::local_gpus
+                                         : runtime::cuda::LaunchMode::single_gpu;
+  o.device = a.device;
+  o.nccl_timeout = seconds(a.timeout_s);
+  return std::make_unique<runtime::cuda::CudaBackend>(o);
+#else
+  throw InputError(a.experiment, 0, 0, "--backend",
+                   "backend 'cuda' is not available in this build (configure with -DRINGLAB_CUDA=ON; available: cpu)");
+#endif
+}
 
 /// Host bytes the run needs beside the backend's buffers: seeded Q, K, V of the whole sequence
 /// (float32) and, with --verify, the float64 reference output and LSE.
@@ -49,8 +71,9 @@ Bytes side_bytes(const ir::Workload& w, bool verify) {
 }
 
 void print_table(const ir::Experiment& e, const ir::Schedule& s, const trace::Summary& sum,
-                 const runtime::VerifyReport* rep, std::uint64_t seed, double wall_s) {
-  fmt::print("run         {} ({}) on the cpu backend, seed {}\n", e.name, e.file, seed);
+                 const runtime::VerifyReport* rep, const RunArgs& a, double wall_s) {
+  fmt::print("run         {} ({}) on the {} backend{}, seed {}\n", e.name, e.file, a.backend,
+             a.backend == "cuda" ? fmt::format(" ({})", a.cuda_mode) : std::string(), a.seed);
   fmt::print("schedule    {} on {} rank{}, hash {}\n", s.variant, s.ranks.size(), s.ranks.size() == 1 ? "" : "s",
              sum.schedule_hash);
   fmt::print("measured    {} from first op to last ({:.3f} s wall including setup), {:.1f}% of communication hidden\n",
@@ -69,10 +92,6 @@ void print_table(const ir::Experiment& e, const ir::Schedule& s, const trace::Su
 
 void run(const RunArgs& a, int& exit_code) {
   const auto e = ir::load_experiment(a.experiment, a.overrides);
-  if (a.backend != "cpu") {
-    throw InputError(a.experiment, 0, 0, "--backend",
-                     fmt::format("backend '{}' is not available in this build (available: cpu)", a.backend));
-  }
   if (!(a.timeout_s > 0)) throw InputError(a.experiment, 0, 0, "--timeout-s", "the timeout must be positive");
   if (!(a.max_host_memory_gib > 0)) {
     throw InputError(a.experiment, 0, 0, "--max-host-memory-gib", "the memory limit must be positive");
@@ -81,19 +100,27 @@ void run(const RunArgs& a, int& exit_code) {
   ir::validate(s);
 
   const Bytes limit(static_cast<std::int64_t>(a.max_host_memory_gib * static_cast<double>(std::int64_t{1} << 30)));
+  // The host holds the seeded inputs (and the reference) on every backend, and the buffers on the cpu one.
   try {
-    runtime::CpuBackend::check_host_memory(s, side_bytes(s.workload, a.verify), limit);
+    if (a.backend == "cpu") {
+      runtime::CpuBackend::check_host_memory(s, side_bytes(s.workload, a.verify), limit);
+    } else if (side_bytes(s.workload, a.verify) > limit) {
+      throw Error(fmt::format("the host would need {} for the inputs{}, above --max-host-memory-gib {}",
+                              human_bytes(side_bytes(s.workload, a.verify)), a.verify ? " and the reference" : "",
+                              a.max_host_memory_gib));
+    }
   } catch (const Error& err) {
     throw InputError(e.file, 0, 0, "workload.seq_len", err.what());
   }
-  if (static_cast<std::int64_t>(s.ranks.size()) > runtime::CpuBackend::kMaxRanks) {
+  if (a.backend == "cpu" && static_cast<std::int64_t>(s.ranks.size()) > runtime::CpuBackend::kMaxRanks) {
     throw InputError(e.file, 0, 0, "schedule.ranks",
                      fmt::format("the cpu backend runs one thread per rank and supports at most {} ranks, got {}",
                                  runtime::CpuBackend::kMaxRanks, s.ranks.size()));
   }
 
   const auto t0 = std::chrono::steady_clock::now();
-  runtime::CpuBackend backend(runtime::CpuBackendOptions{limit});
+  const auto backend_ptr = make_backend(a, limit);
+  auto& backend = *backend_ptr;
   backend.allocate(s);
   const auto inputs = runtime::make_inputs(s.workload, a.seed);
   runtime::load_inputs(s, inputs, backend);
@@ -126,7 +153,7 @@ void run(const RunArgs& a, int& exit_code) {
   if (a.format == "json") {
     fmt::print("{}\n", trace::to_json(sum));
   } else {
-    print_table(e, s, sum, rep.get(), a.seed, wall_s);
+    print_table(e, s, sum, rep.get(), a, wall_s);
     if (!a.trace_path.empty()) fmt::print("wrote       {} (open in https://ui.perfetto.dev)\n", a.trace_path);
     if (!a.csv_path.empty()) fmt::print("wrote       {}\n", a.csv_path);
   }
@@ -159,6 +186,13 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--max-host-memory-gib", args->max_host_memory_gib,
                   "Refuse runs needing more host memory than this (GiB)")
+      ->capture_default_str();
+  cmd->add_option("--cuda-mode", args->cuda_mode,
+                  "cuda backend: single_gpu (all ranks on one GPU), local_gpus (one process, a GPU per rank) or "
+                  "mpi (one process per GPU under mpirun/srun)")
+      ->check(CLI::IsMember({"single_gpu", "local_gpus", "mpi"}))
+      ->capture_default_str();
+  cmd->add_option("--device", args->device, "cuda backend, single_gpu mode: the GPU carrying every rank")
       ->capture_default_str();
   cmd->callback([args, &exit_code] { run(*args, exit_code); });
 }
