@@ -11,6 +11,7 @@
 
 #include <cmath>
 
+#include "convert.cuh"
 #include "kernels.cuh"
 
 namespace ringlab::runtime::cuda::kern {
@@ -25,17 +26,6 @@ constexpr int kThreads = kRows * kSub;
 constexpr float kLog2e = 1.4426950408889634F;
 constexpr float kLn2 = 0.6931471805599453F;
 
-__device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <typename T>
-__device__ __forceinline__ T from_f(float x);
-template <>
-__device__ __forceinline__ float from_f<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
 __device__ __forceinline__ bool attended(const AttendParams& p, int q, int k) {
   if (p.causal) return k <= q && (p.window == 0 || q - p.window < k);

@@ -316,55 +316,47 @@ void CpuBackend::gemm(std::int32_t rank, ir::OpId id, const ir::Gemm& /*op*/) {
 }
 
 void CpuBackend::post_send(std::int32_t rank, ir::OpId id, const ir::Send& op) {
-  const auto P = static_cast<std::int32_t>(ranks_.size());
-  const auto& desc = schedule().ranks[idx(rank)].ops.at(id);
-  if (op.peer < 0 || op.peer >= P) {
-    throw ValidationError(fmt::format("rank {} {}: peer {} does not exist", rank, describe_op(desc), op.peer));
-  }
-  Posted mine{rank, id, {}, now()};
-  try {
-    mine.data = byte_slice(rank, op.data, "send");
-  } catch (const Error& e) {
-    throw ValidationError(fmt::format("rank {} {}: {}", rank, describe_op(desc), e.what()));
-  }
-  std::optional<Posted> match;
-  {
-    const std::lock_guard lock(channels_mutex_);
-    auto& waiting = recvs_[{rank, op.peer, op.tag}];
-    if (waiting.empty()) {
-      sends_[{rank, op.peer, op.tag}].push_back(mine);
-    } else {
-      match = waiting.front();
-      waiting.pop_front();
-    }
-  }
-  if (match) transfer(mine, *match);
+  post(rank, id, op.peer, op.data, op.tag, true);
 }
 
 void CpuBackend::post_recv(std::int32_t rank, ir::OpId id, const ir::Recv& op) {
+  post(rank, id, op.peer, op.data, op.tag, false);
+}
+
+void CpuBackend::post(std::int32_t rank, ir::OpId id, std::int32_t peer, const ir::ByteSlice& data, std::uint32_t tag,
+                      bool is_send) {
   const auto P = static_cast<std::int32_t>(ranks_.size());
   const auto& desc = schedule().ranks[idx(rank)].ops.at(id);
-  if (op.peer < 0 || op.peer >= P) {
-    throw ValidationError(fmt::format("rank {} {}: peer {} does not exist", rank, describe_op(desc), op.peer));
+  if (peer < 0 || peer >= P) {
+    throw ValidationError(fmt::format("rank {} {}: peer {} does not exist", rank, describe_op(desc), peer));
   }
   Posted mine{rank, id, {}, now()};
   try {
-    mine.data = byte_slice(rank, op.data, "recv");
+    mine.data = byte_slice(rank, data, is_send ? "send" : "recv");
   } catch (const Error& e) {
     throw ValidationError(fmt::format("rank {} {}: {}", rank, describe_op(desc), e.what()));
   }
+  // A channel is (source, destination, tag); the side that arrives second finds the first waiting.
+  const ChannelKey key = is_send ? ChannelKey{rank, peer, tag} : ChannelKey{peer, rank, tag};
+  auto& mine_queue = is_send ? sends_ : recvs_;
+  auto& their_queue = is_send ? recvs_ : sends_;
   std::optional<Posted> match;
   {
     const std::lock_guard lock(channels_mutex_);
-    auto& waiting = sends_[{op.peer, rank, op.tag}];
+    auto& waiting = their_queue[key];
     if (waiting.empty()) {
-      recvs_[{op.peer, rank, op.tag}].push_back(mine);
+      mine_queue[key].push_back(mine);
     } else {
       match = waiting.front();
       waiting.pop_front();
     }
   }
-  if (match) transfer(*match, mine);
+  if (!match) return;
+  if (is_send) {
+    transfer(mine, *match);
+  } else {
+    transfer(*match, mine);
+  }
 }
 
 void CpuBackend::transfer(const Posted& send, const Posted& recv) {

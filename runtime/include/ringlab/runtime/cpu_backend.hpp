@@ -84,6 +84,9 @@ class CpuBackend : public Backend {
     Time posted{0};  // when this side was issued: a transfer's record starts here, as CUDA events measure it
   };
   using ChannelKey = std::tuple<std::int32_t, std::int32_t, std::uint32_t>;  // source, destination, tag
+  // Posts one side of a transfer and runs the copy if its peer is already waiting.
+  void post(std::int32_t rank, ir::OpId id, std::int32_t peer, const ir::ByteSlice& data, std::uint32_t tag,
+            bool is_send);
 
   [[nodiscard]] RankState& state(std::int32_t rank) const;
   [[nodiscard]] Time now() const noexcept;
