@@ -251,4 +251,16 @@ DeviceSpec parse_device(const std::string& text, const std::string& label) {
   return read_device(YamlDocument::parse(text, label));
 }
 
+DeviceSpec load_device_profile(const std::string& path, const std::string& expected_device) {
+  DeviceSpec spec = load_device(path);
+  if (!expected_device.empty() && spec.name != expected_device && spec.name != expected_device + " (calibrated)") {
+    YamlDocument::load_file(path).root().at("name").fail(fmt::format(
+        "profile is for device '{}', not '{}' (a profile of '{}' is named '{}' or '{} (calibrated)'; recalibrate "
+        "with --device-name)",
+        spec.name, expected_device, expected_device, expected_device, expected_device));
+  }
+  return spec;
+}
+
+
 }  // namespace ringlab::models

@@ -46,7 +46,9 @@ LoadedExperiment load_for_simulation(const std::string& path, const std::vector<
   x.cluster = std::make_unique<topology::Cluster>(topology::load_topology(e.topology));
   const auto placed = topology::place(*x.cluster, e.placement, e.schedule.ranks, {e.file, e.placement_line, "placement"});
   x.gpu_of_rank.assign(placed.begin(), placed.end());
+  // A calibrated profile (experiment key device_profile) stands in for the topology's device spec.
   models::DeviceSpec device = models::load_device(x.cluster->device_spec());
+  if (!e.device_profile.empty()) device = models::load_device_profile(e.device_profile, device.name);
   device.require(e.workload.dtype, fmt::format("workload.dtype of {}", e.file));
   x.comm = std::make_unique<models::CommModel>(models::default_comm_params(), device);
   x.compute = models::make_compute_model("table", std::move(device));

@@ -102,6 +102,10 @@ struct DeviceSpec {
 
 /// Loads and checks a device file; every error is an InputError naming the file, line and field.
 [[nodiscard]] DeviceSpec load_device(const std::string& path);
+/// Loads a device profile (e.g. written by `ringlab calibrate`) that stands in for `expected_device`:
+/// its name must equal that device's name or that name plus " (calibrated)" ("" skips the check);
+/// otherwise an InputError names the profile file, the line of `name` and the field.
+[[nodiscard]] DeviceSpec load_device_profile(const std::string& path, const std::string& expected_device = "");
 /// Parses a device from YAML text (`label` is what errors call it) — for tests and embedded configs.
 [[nodiscard]] DeviceSpec parse_device(const std::string& text, const std::string& label);
 
