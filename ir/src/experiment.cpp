@@ -54,8 +54,10 @@ PlacementSpec read_placement(const YamlNode& n) {
     for (std::size_t i = 0; i < n.size(); ++i) p.gpus.push_back(static_cast<std::int32_t>(n[i].as_int(0, 1 << 24)));
     return p;
   }
-  constexpr std::array<std::string_view, 2> names{"block", "round_robin"};
-  p.kind = n.as_choice(names) == 0 ? PlacementSpec::Kind::block : PlacementSpec::Kind::round_robin;
+  constexpr std::array<std::string_view, 3> names{"block", "round_robin", "shared"};
+  constexpr std::array<PlacementSpec::Kind, 3> kinds{PlacementSpec::Kind::block, PlacementSpec::Kind::round_robin,
+                                                     PlacementSpec::Kind::shared};
+  p.kind = kinds[n.as_choice(names)];
   return p;
 }
 

@@ -13,12 +13,17 @@ std::vector<int> place(const Cluster& cluster, const ir::PlacementSpec& spec, in
   };
   const int gpus = cluster.gpu_count();
   if (ranks < 1) fail(where.field, fmt::format("need at least 1 rank, got {}", ranks));
+  if (spec.kind == ir::PlacementSpec::Kind::shared) {
+    // One GPU carries every rank (the CUDA backend's single_gpu mode): they share its SMs and HBM.
+    return std::vector<int>(static_cast<std::size_t>(ranks), 0);
+  }
   if (ranks > gpus) {
     fail(where.field, fmt::format("{} ranks do not fit on the {} GPUs of topology '{}'", ranks, gpus, cluster.name()));
   }
   std::vector<int> out;
   out.reserve(static_cast<std::size_t>(ranks));
   switch (spec.kind) {
+    case ir::PlacementSpec::Kind::shared:  // handled above
     case ir::PlacementSpec::Kind::block:
       for (int r = 0; r < ranks; ++r) out.push_back(r);
       break;

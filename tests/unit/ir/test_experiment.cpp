@@ -59,6 +59,8 @@ TEST_CASE("a good experiment loads, and --set overrides it") {
   const auto g = load_experiment(write(replace(kGood, "placement: block", "placement: [7, 6, 5, 4, 3, 2, 1, 0]")));
   CHECK(g.placement.kind == PlacementSpec::Kind::list);
   CHECK(g.placement.gpus.size() == 8);
+  const auto h = load_experiment(write(replace(kGood, "placement: block", "placement: shared")));
+  CHECK(h.placement.kind == PlacementSpec::Kind::shared);
 }
 
 TEST_CASE("experiment errors name file, line and field") {
@@ -78,6 +80,8 @@ TEST_CASE("experiment errors name file, line and field") {
         "exp.yaml:4:19: field 'workload.dtype': 'bf17' is not one of: bf16, fp16, fp32");
   CHECK(error_of(replace(kGood, "topology: exp.yaml", "topology: nowhere.yaml")).find(
             "field 'topology': topology file") != std::string::npos);
+  CHECK(error_of(replace(kGood, "placement: block", "placement: everywhere")) ==
+        "exp.yaml:6:12: field 'placement': 'everywhere' is not one of: block, round_robin, shared");
   CHECK(error_of(replace(kGood, "causal: true", "causal: yes please")) ==
         "exp.yaml:4:33: field 'workload.causal': expected true or false, got 'yes please'");
   CHECK(error_of(replace(kGood, "options: {}", "options: {zigzag: true}")) ==

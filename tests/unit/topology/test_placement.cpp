@@ -27,6 +27,14 @@ TEST_CASE("placement: block, round robin and list") {
   CHECK(rr[19] == 5);
 }
 
+TEST_CASE("placement: shared puts every rank on GPU 0, even more ranks than GPUs") {
+  const auto one = load_topology(config("single-gpu-virtual.yaml"));
+  CHECK(one.gpu_count() == 1);
+  CHECK(place(one, {Kind::shared, {}}, 8) == Gpus(8, 0));
+  CHECK(error_of([&] { (void)place(one, {Kind::block, {}}, 2, {"e.yaml", 9, "placement"}); })
+            .find("e.yaml:9: field 'placement': 2 ranks do not fit on the 1 GPUs") == 0);
+}
+
 TEST_CASE("placement: round robin over uneven nodes skips full ones") {
   const auto c = topo_test::parse(R"(device: d.yaml
 vertices:

@@ -11,8 +11,9 @@ namespace ringlab::ir {
 
 /// How ranks map to GPUs (the topology layer turns this into a rank -> GPU map).
 struct PlacementSpec {
-  enum class Kind : std::uint8_t { block, round_robin, list };
-  Kind kind = Kind::block;        ///< block: rank r on GPU r; round_robin: across nodes; list: explicit
+  enum class Kind : std::uint8_t { block, round_robin, list, shared };
+  Kind kind = Kind::block;        ///< block: rank r on GPU r; round_robin: across nodes; list: explicit;
+                                  ///< shared: every rank on GPU 0 (one GPU carrying all ranks)
   std::vector<std::int32_t> gpus;  ///< with list: GPU index of each rank
   friend bool operator==(const PlacementSpec&, const PlacementSpec&) = default;
 };
