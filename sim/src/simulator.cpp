@@ -2,12 +2,17 @@
 
 #include "ringlab/ir/serialize.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
+#include <new>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -28,33 +33,77 @@ enum class OpClass : std::uint8_t {
 };
 enum class OpState : std::uint8_t { pending, issued, running, done };
 
-// The compiled form of one op: 32 bytes, against the IR's 176 (see docs/simulator.md, "scale").
+// The compiled form of one op and all its run-time state in one 48-byte record, so the interpreter
+// touches one or two cache lines per op it looks at, and an op's neighbours in its rank and stream
+// are the next records, not entries of other arrays (see docs/simulator.md, "scale").
 struct SimOp {
-  std::int64_t duration = 0;      // gpu/timed: idle time in ps; send: index of its transfer price
-  std::uint32_t deps_begin = 0;   // first of its dependencies in deps_ (global op indices)
-  std::uint32_t phase = 0;
-  std::uint32_t group = 0;
-  std::uint32_t partner = kNone;  // send/recv: global index of the matching op
-  std::uint32_t rank = 0;
-  std::uint16_t ndeps = 0;
-  OpClass cls = OpClass::gpu;
-  std::uint8_t stream = 0;
+  Time issued;              // when its stream issued it (for gpu/timed ops also when it started)
+  Time ended;               // when it finished
+  std::int64_t x;           // gpu/timed: idle time in ps; send: when its transfer began (both sides
+                            // issued; also its recv's start); recv: index of the transfer's price
+  std::uint32_t deps;       // ndeps == 1: the dependency (global op index); else first of it in deps_
+  std::uint32_t phase;
+  std::uint32_t group;
+  std::uint32_t partner;    // send/recv: global index of the matching op
+  std::uint32_t rank;
+  std::uint16_t ndeps;
+  std::uint8_t bits;        // OpClass (bits 0-1), stream (2-3), OpState (4-5)
+  std::uint8_t next_delta;  // next op of the same rank and stream is this many ops on (0: none;
+                            // kFar: at least that far, search)
+
+  [[nodiscard]] OpClass cls() const noexcept { return static_cast<OpClass>(bits & 3U); }
+  [[nodiscard]] std::uint32_t stream() const noexcept { return (bits >> 2) & 3U; }
+  [[nodiscard]] OpState state() const noexcept { return static_cast<OpState>((bits >> 4) & 3U); }
+  void set_state(OpState s) noexcept {
+    bits = static_cast<std::uint8_t>((bits & 0xcfU) | (static_cast<unsigned>(s) << 4));
+  }
 };
-static_assert(sizeof(SimOp) == 32);
+constexpr std::uint8_t kFar = 255;
+static_assert(sizeof(SimOp) == 48);
+static_assert(std::is_trivially_copyable_v<SimOp>);
+
+// A fixed-size array of trivially copyable records, left uninitialised (compile() writes every one).
+template <typename T>
+class BigArray {
+ public:
+  BigArray() = default;
+  BigArray(const BigArray&) = delete;
+  BigArray& operator=(const BigArray&) = delete;
+  ~BigArray() { std::free(data_); }
+  void allocate(std::size_t n) {
+    std::free(data_);
+    data_ = nullptr;
+    size_ = n;
+    if (n == 0) return;
+    constexpr std::size_t kAlign = 64;
+    data_ = static_cast<T*>(std::aligned_alloc(kAlign, (n * sizeof(T) + kAlign - 1) / kAlign * kAlign));
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 struct StreamState {
-  std::uint32_t begin = 0;     // first index into order_ of this rank-stream
-  std::uint32_t head = 0;      // next op to issue
-  std::uint32_t end = 0;
-  std::uint32_t launched = 0;  // first op of the group in flight
-  std::uint32_t busy = 0;      // ops of the launched group not yet done
+  std::uint32_t head = kNone;      // next op to issue (kNone: none left)
+  std::uint32_t launched = kNone;  // first op of the group in flight
+  std::uint32_t busy = 0;          // ops of the launched group not yet done
 };
 
+// Per GPU; the lists are short (a kernel or two, a transfer or two), so they live inline.
 struct Gpu {
-  std::vector<std::uint32_t> running;  // work items
+  boost::container::small_vector<std::uint32_t, 3> running;  // work items
   double speed = 1;                    // idle-ps of work done per ps, per running item
   Time updated{0};
-  std::vector<double> transfers;       // interference factors of the transfers in flight on this GPU
+  boost::container::small_vector<double, 3> transfers;  // interference factors of the transfers in flight on this GPU
   double factor = 1;                   // the largest of them (1 when none)
 };
 
@@ -93,7 +142,7 @@ std::int64_t interval_length(const std::vector<std::pair<Time, Time>>& merged) {
 
 // Sorts and merges intervals in place.
 void merge_intervals(std::vector<std::pair<Time, Time>>& v) {
-  std::sort(v.begin(), v.end());
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
   std::size_t out = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (v[i].second <= v[i].first) continue;
@@ -108,10 +157,13 @@ void merge_intervals(std::vector<std::pair<Time, Time>>& v) {
 
 // Length of the intersection of two merged interval lists.
 std::int64_t overlap_length(const std::vector<std::pair<Time, Time>>& a, const std::vector<std::pair<Time, Time>>& b) {
+  // b is merged: sorted, disjoint, so its ends increase and the first interval ending after s is a
+  // partition point (a binary search rather than a scan from the start for every phase).
   std::int64_t n = 0;
-  std::size_t j = 0;
   for (const auto& [s, e] : a) {
-    while (j < b.size() && b[j].second <= s) ++j;
+    const std::size_t j = static_cast<std::size_t>(
+        std::partition_point(b.begin(), b.end(), [s = s](const std::pair<Time, Time>& x) { return x.second <= s; }) -
+        b.begin());
     for (std::size_t k = j; k < b.size() && b[k].first < e; ++k) {
       const Time lo = std::max(s, b[k].first);
       const Time hi = std::min(e, b[k].second);
@@ -120,6 +172,9 @@ std::int64_t overlap_length(const std::vector<std::pair<Time, Time>>& a, const s
   }
   return n;
 }
+
+// The whole attention as one kernel: Attend FLOPs `fwd` (and AttendGrad FLOPs `bwd`) on one GPU.
+Time single_gpu_time_of(const ir::Workload& w, Flops fwd, Flops bwd, const CostModel& cost);
 
 }  // namespace
 
@@ -179,12 +234,14 @@ struct Simulator::Impl {
   FlowNetwork network;
 
   std::vector<std::uint32_t> rank_base;  // global index of each rank's op 0; back() = total
-  std::vector<SimOp> ops;
-  std::vector<std::uint32_t> deps;
-  std::vector<std::uint32_t> order;      // ops grouped by (rank, stream), in issue order
+  BigArray<SimOp> ops;
+  std::vector<std::uint32_t> deps;       // dependencies of ops with more than one (global op indices)
   std::vector<StreamState> streams;      // rank * kStreams + stream
-  std::vector<OpState> state;
-  std::vector<Time> issued, started, ended;
+  // Compile-time only: each rank's sends then recvs (global op indices), from comm_begin[r]; sends in
+  // issue order, recvs sorted by (source rank, tag, index) for matching.
+  std::vector<std::uint32_t> comm;
+  std::vector<std::uint32_t> comm_begin;  // per rank: first send; recvs from recv_begin[r]
+  std::vector<std::uint32_t> recv_begin;
   std::vector<Price> prices;
   std::vector<Gpu> gpus;
   std::vector<Work> work;
@@ -192,10 +249,13 @@ struct Simulator::Impl {
   Time now{0};
   std::uint64_t done = 0;
   std::uint64_t events = 0;
+  Flops attend_flops{0};       // sum over Attend ops (for single_gpu_time, without another IR pass)
+  Flops attend_grad_flops{0};  // sum over AttendGrad ops
   bool ran = false;
 
   void compile();
   void match();
+  [[noreturn]] void match_legacy();
   void price_transfers();
   void try_issue(std::uint32_t rank);
   void launch(std::uint32_t i);
@@ -207,14 +267,42 @@ struct Simulator::Impl {
   void gpu_transfers(std::int32_t g, double factor, bool begin);
   void gpu_advance(Gpu& gpu);
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
-  [[nodiscard]] bool deps_done(std::uint32_t i) const noexcept {
-    const SimOp& op = ops[i];
+  [[nodiscard]] bool deps_done(const SimOp& op) const noexcept {
+    if (op.ndeps == 1) return ops[op.deps].state() == OpState::done;
     for (std::uint32_t k = 0; k < op.ndeps; ++k) {
-      if (state[deps[op.deps_begin + k]] != OpState::done) return false;
+      if (ops[deps[op.deps + k]].state() != OpState::done) return false;
     }
     return true;
   }
+  // The op after `i` on its rank's stream (kNone: none).
+  [[nodiscard]] std::uint32_t next_of(std::uint32_t i) const noexcept {
+    const SimOp& op = ops[i];
+    if (op.next_delta != kFar) return op.next_delta == 0 ? kNone : i + op.next_delta;
+    const std::uint32_t end = rank_base[op.rank + 1];
+    for (std::uint32_t j = i + kFar; j < end; ++j) {
+      if (ops[j].stream() == op.stream()) return j;
+    }
+    return kNone;  // not reached: compile() saw one
+  }
+  [[nodiscard]] std::uint32_t dep(const SimOp& op, std::uint32_t k) const noexcept {
+    return op.ndeps == 1 ? op.deps : deps[op.deps + k];
+  }
   [[noreturn]] void report_stuck(const std::string& why);
+  // Starts loading what the next event will touch while this one is handled: at large P every
+  // event is about another rank, whose records are no longer in cache. The op an event completes,
+  // and the next records of its rank (the stream heads it will issue from).
+  void prefetch_for(const Event& next) const noexcept {
+    std::uint32_t i = kNone;
+    if (next.type == EventType::timed_done || next.type == EventType::transfer_done) {
+      i = next.target;
+    } else if (next.type == EventType::compute_done && next.target < work.size()) {
+      i = work[next.target].op;
+    }
+    if (i == kNone || i >= ops.size()) return;
+    __builtin_prefetch(&ops[i]);
+    if (i + 1 < ops.size()) __builtin_prefetch(&ops[i + 1]);
+    if (i + 2 < ops.size()) __builtin_prefetch(&ops[i + 2]);
+  }
   SimResult results();
 };
 
@@ -229,80 +317,165 @@ void Simulator::Impl::compile() {
                                         gpu_of_rank[r], platform.gpu_count()));
     }
   }
+  constexpr const char* kTooLarge = "schedule too large for the simulator (2^32 ops)";
   rank_base.assign(nranks + 1, 0);
   std::uint64_t total = 0;
-  std::uint64_t total_deps = 0;
   for (std::size_t r = 0; r < nranks; ++r) {
     rank_base[r] = static_cast<std::uint32_t>(total);
     total += schedule.ranks[r].ops.size();
-    for (const auto& op : schedule.ranks[r].ops) total_deps += op.deps.size();
-    if (total >= kNone || total_deps >= kNone) throw ValidationError("schedule too large for the simulator (2^32 ops)");
+    if (total >= kNone) throw ValidationError(kTooLarge);
   }
   rank_base[nranks] = static_cast<std::uint32_t>(total);
-  ops.resize(total);
-  deps.reserve(total_deps);
-  order.resize(total);
-  streams.resize(nranks * kStreams);
+  ops.allocate(total);
+  streams.assign(nranks * kStreams, StreamState{});
   gpus.resize(static_cast<std::size_t>(platform.gpu_count()));
+  comm_begin.assign(nranks + 1, 0);
+  recv_begin.assign(nranks, 0);
+  comm.reserve(total);  // address space only: pages are touched as sends and recvs are appended
 
+  // One pass over the IR. A send's or recv's peer, bytes and tag wait in its (still unused) issued,
+  // ended and x fields until match() and price_transfers() have consumed them.
+  const auto peers = static_cast<std::int64_t>(nranks);
+  std::uint64_t total_deps = 0;
+  bool bad_peer = false;
+  std::vector<std::uint32_t> rank_recvs;
   for (std::size_t r = 0; r < nranks; ++r) {
     const auto& prog = schedule.ranks[r].ops;
     const std::uint32_t base = rank_base[r];
-    std::array<std::uint32_t, kStreams> count{};
+    comm_begin[r] = static_cast<std::uint32_t>(comm.size());
+    rank_recvs.clear();
+    std::array<std::uint32_t, kStreams> last{};
+    last.fill(kNone);
     for (std::size_t k = 0; k < prog.size(); ++k) {
       const ir::Op& op = prog[k];
       if (op.id != k) throw ValidationError(fmt::format("rank {} op {} has id {}", r, k, op.id));
       const auto stream = static_cast<std::size_t>(op.stream);
       if (stream >= kStreams) throw ValidationError(fmt::format("rank {} op {}: bad stream", r, k));
       if (op.deps.size() > 0xffff) throw ValidationError(fmt::format("rank {} op {}: too many dependencies", r, k));
-      SimOp& so = ops[base + k];
+      const std::uint32_t gi = base + static_cast<std::uint32_t>(k);
+      SimOp& so = ops[gi];
+      so = SimOp{};
+      so.partner = kNone;
       so.rank = static_cast<std::uint32_t>(r);
       so.phase = op.phase;
       so.group = op.group;
-      so.stream = static_cast<std::uint8_t>(stream);
-      so.deps_begin = static_cast<std::uint32_t>(deps.size());
+      OpClass cls = OpClass::gpu;
       so.ndeps = static_cast<std::uint16_t>(op.deps.size());
-      for (const auto d : op.deps) {
+      total_deps += op.deps.size();
+      if (total_deps >= kNone) throw ValidationError(kTooLarge);
+      if (so.ndeps == 1) {
+        const auto d = op.deps[0];
         if (d >= prog.size()) throw ValidationError(fmt::format("rank {} op {} depends on missing op {}", r, k, d));
-        deps.push_back(base + d);
+        so.deps = base + d;
+      } else {
+        so.deps = static_cast<std::uint32_t>(deps.size());
+        for (const auto d : op.deps) {
+          if (d >= prog.size()) throw ValidationError(fmt::format("rank {} op {} depends on missing op {}", r, k, d));
+          deps.push_back(base + d);
+        }
       }
-      const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
-      so.cls = std::visit(
-          [&](const auto& kind) {
-            using K = std::decay_t<decltype(kind)>;
-            if constexpr (std::is_same_v<K, ir::Send>) return OpClass::send;
-            else if constexpr (std::is_same_v<K, ir::Recv>) return OpClass::recv;
-            else return compute_stream ? OpClass::gpu : OpClass::timed;
-          },
-          op.kind);
-      if (so.cls == OpClass::gpu || so.cls == OpClass::timed) {
-        so.duration = cost.op_time(schedule, static_cast<std::int32_t>(r), op).value;
-        if (so.duration < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, k));
+      if (const auto* snd = std::get_if<ir::Send>(&op.kind)) {
+        cls = OpClass::send;
+        so.issued = Time(snd->peer);
+        so.ended = Time(snd->data.bytes.value);
+        so.x = snd->tag;
+        bad_peer = bad_peer || snd->peer < 0 || snd->peer >= peers;
+        comm.push_back(gi);
+      } else if (const auto* rcv = std::get_if<ir::Recv>(&op.kind)) {
+        cls = OpClass::recv;
+        so.issued = Time(rcv->peer);
+        so.ended = Time(rcv->data.bytes.value);
+        so.x = rcv->tag;
+        bad_peer = bad_peer || rcv->peer < 0 || rcv->peer >= peers;
+        rank_recvs.push_back(gi);
+      } else {
+        if (const auto* a = std::get_if<ir::Attend>(&op.kind)) attend_flops += a->flops;
+        else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) attend_grad_flops += g->flops;
+        const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
+        cls = compute_stream ? OpClass::gpu : OpClass::timed;
+        so.x = cost.op_time(schedule, static_cast<std::int32_t>(r), op).value;
+        if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, k));
       }
-      ++count[stream];
+      so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2 |
+                                          static_cast<unsigned>(OpState::pending) << 4);
+      if (last[stream] != kNone) {
+        const std::uint32_t delta = gi - last[stream];
+        ops[last[stream]].next_delta = static_cast<std::uint8_t>(std::min<std::uint32_t>(delta, kFar));
+      } else {
+        streams[r * kStreams + stream].head = gi;
+      }
+      last[stream] = gi;
     }
-    std::array<std::uint32_t, kStreams> pos{};
-    std::uint32_t off = base;
-    for (std::size_t s = 0; s < kStreams; ++s) {
-      StreamState& st = streams[r * kStreams + s];
-      st.begin = st.head = st.launched = off;
-      pos[s] = off;
-      off += count[s];
-      st.end = off;
-    }
-    for (std::size_t k = 0; k < prog.size(); ++k) {
-      order[pos[static_cast<std::size_t>(prog[k].stream)]++] = base + static_cast<std::uint32_t>(k);
-    }
+    recv_begin[r] = static_cast<std::uint32_t>(comm.size());
+    comm.insert(comm.end(), rank_recvs.begin(), rank_recvs.end());
   }
+  comm_begin[nranks] = static_cast<std::uint32_t>(comm.size());
+  if (bad_peer) match_legacy();  // names the first bad peer, as it always did
   match();
   price_transfers();
-  state.assign(total, OpState::pending);
-  issued.assign(total, Time{0});
-  started.assign(total, Time{0});
-  ended.assign(total, Time{0});
+  comm = {};
+  comm_begin = {};
+  recv_begin = {};
 }
 
+// Pairs every send with its recv: the k-th send from a to b with tag t matches the k-th recv on b
+// from a with tag t (issue order). Each rank's recvs are sorted by (source, tag, index) (already so
+// for generated schedules), then each run of a rank's sends to one peer is matched against that
+// peer's run of recvs from it: linear, no global sort. Any mismatch defers to match_legacy(), which
+// names the culprit exactly as before.
 void Simulator::Impl::match() {
+  const auto nranks = schedule.ranks.size();
+  auto peer = [this](std::uint32_t gi) { return ops[gi].issued.value; };
+  auto tag = [this](std::uint32_t gi) { return ops[gi].x; };
+  auto before = [this](std::uint32_t a, std::uint32_t b) {
+    const SimOp& u = ops[a];
+    const SimOp& v = ops[b];
+    if (u.issued.value != v.issued.value) return u.issued.value < v.issued.value;
+    if (u.x != v.x) return u.x < v.x;
+    return a < b;
+  };
+  std::uint32_t* const c = comm.data();
+  for (std::size_t r = 0; r < nranks; ++r) {
+    std::uint32_t* b = c + recv_begin[r];
+    std::uint32_t* e = c + comm_begin[r + 1];
+    if (!std::is_sorted(b, e, before)) std::sort(b, e, before);
+  }
+  std::vector<std::uint32_t> scratch;
+  std::uint64_t matched = 0;
+  for (std::size_t s = 0; s < nranks; ++s) {
+    const std::uint32_t* sb = c + comm_begin[s];
+    const std::uint32_t* se = c + recv_begin[s];
+    if (!std::is_sorted(sb, se, before)) {
+      scratch.assign(sb, se);
+      std::sort(scratch.begin(), scratch.end(), before);
+      sb = scratch.data();
+      se = sb + scratch.size();
+    }
+    const auto src = static_cast<std::int64_t>(s);
+    for (const std::uint32_t* i = sb; i != se;) {
+      const std::int64_t d = peer(*i);
+      const std::uint32_t* j = i;
+      while (j != se && peer(*j) == d) ++j;
+      const std::uint32_t* rb = c + recv_begin[static_cast<std::size_t>(d)];
+      const std::uint32_t* re = c + comm_begin[static_cast<std::size_t>(d) + 1];
+      const std::uint32_t* lo = std::partition_point(rb, re, [&](std::uint32_t g) { return peer(g) < src; });
+      const std::uint32_t* hi = std::partition_point(lo, re, [&](std::uint32_t g) { return peer(g) == src; });
+      if (hi - lo != j - i) match_legacy();
+      for (std::ptrdiff_t k = 0; k < j - i; ++k) {
+        if (tag(i[k]) != tag(lo[k])) match_legacy();
+        ops[i[k]].partner = lo[k];
+        ops[lo[k]].partner = i[k];
+      }
+      matched += static_cast<std::uint64_t>(j - i);
+      i = j;
+    }
+  }
+  if (comm.size() - matched != matched) match_legacy();  // every send is matched: is every recv?
+}
+
+// The original global sort-merge matching, kept to report errors (bad peers, unmatched sends or
+// recvs) with the same message and precedence as before.
+void Simulator::Impl::match_legacy() {
   std::vector<MatchKey> sends;
   std::vector<MatchKey> recvs;
   const auto nranks = static_cast<std::int64_t>(schedule.ranks.size());
@@ -332,8 +505,6 @@ void Simulator::Impl::match() {
     const bool have_s = i < sends.size();
     const bool have_r = j < recvs.size();
     if (have_s && have_r && sends[i].pair == recvs[j].pair && sends[i].tag == recvs[j].tag) {
-      ops[sends[i].op].partner = recvs[j].op;
-      ops[recvs[j].op].partner = sends[i].op;
       ++i;
       ++j;
       continue;
@@ -345,27 +516,38 @@ void Simulator::Impl::match() {
                                       send_first ? "send" : "recv", k.pair >> 32, k.pair & 0xffffffffU, k.tag,
                                       send_first ? "recv" : "send"));
   }
+  throw Error("simulator: internal error: send/recv matching disagrees with its check");
 }
 
 void Simulator::Impl::price_transfers() {
   std::unordered_map<std::uint64_t, PathId> paths;  // src gpu << 32 | dst gpu
   std::map<std::pair<PathId, std::int64_t>, std::uint32_t> by_bytes;
   std::vector<topology::Route> routes;
+  // The last price found: a rank's sends mostly go to one peer with one size (a ring's always do).
+  std::int32_t last_src = -1;
+  std::int32_t last_dst = -1;
+  std::int64_t last_bytes = -1;
+  std::uint32_t last_price = 0;
   for (std::size_t r = 0; r < schedule.ranks.size(); ++r) {
-    const auto& prog = schedule.ranks[r].ops;
-    for (std::size_t k = 0; k < prog.size(); ++k) {
-      const auto* s = std::get_if<ir::Send>(&prog[k].kind);
-      if (s == nullptr) continue;
-      const auto gi = rank_base[r] + static_cast<std::uint32_t>(k);
-      const std::uint32_t partner = ops[gi].partner;
-      const auto& rv = std::get<ir::Recv>(schedule.ranks[ops[partner].rank].ops[partner - rank_base[ops[partner].rank]].kind);
-      if (rv.data.bytes != s->data.bytes) {
-        throw ValidationError(fmt::format("rank {} op {} sends {} bytes but rank {} op {} receives {}", r, k,
-                                          s->data.bytes.value, ops[partner].rank, partner - rank_base[ops[partner].rank],
-                                          rv.data.bytes.value));
+    for (std::uint32_t c = comm_begin[r]; c < recv_begin[r]; ++c) {  // sends, in issue order
+      const std::uint32_t gi = comm[c];
+      SimOp& so = ops[gi];
+      SimOp& rv = ops[so.partner];
+      const std::int64_t bytes = so.ended.value;
+      const auto peer = static_cast<std::size_t>(so.issued.value);
+      if (rv.ended.value != bytes) {
+        throw ValidationError(fmt::format("rank {} op {} sends {} bytes but rank {} op {} receives {}", r,
+                                          gi - rank_base[r], bytes, rv.rank, so.partner - rank_base[rv.rank],
+                                          rv.ended.value));
       }
+      so.issued = so.ended = rv.issued = rv.ended = Time{0};
+      so.x = 0;
       const std::int32_t src = gpu_of_rank[r];
-      const std::int32_t dst = gpu_of_rank[static_cast<std::size_t>(s->peer)];
+      const std::int32_t dst = gpu_of_rank[peer];
+      if (src == last_src && dst == last_dst && bytes == last_bytes) {
+        rv.x = last_price;
+        continue;
+      }
       const std::uint64_t key = static_cast<std::uint64_t>(src) << 32 | static_cast<std::uint32_t>(dst);
       auto it = paths.find(key);
       if (it == paths.end()) {
@@ -376,12 +558,12 @@ void Simulator::Impl::price_transfers() {
         routes.push_back(std::move(route));
         it = paths.emplace(key, p).first;
       }
-      const auto pk = std::make_pair(it->second, s->data.bytes.value);
+      const auto pk = std::make_pair(it->second, bytes);
       auto pit = by_bytes.find(pk);
       if (pit == by_bytes.end()) {
         Price pr;
         pr.path = it->second;
-        pr.cost = cost.transfer(s->data.bytes, routes[it->second]);
+        pr.cost = cost.transfer(Bytes(bytes), routes[it->second]);
         pr.interference = cost.interference(routes[it->second]);
         if (!(pr.interference >= 1.0)) {
           throw ValidationError(fmt::format("interference factor {} < 1 for GPU {} -> GPU {}", pr.interference, src, dst));
@@ -391,7 +573,11 @@ void Simulator::Impl::price_transfers() {
         pit = by_bytes.emplace(pk, static_cast<std::uint32_t>(prices.size())).first;
         prices.push_back(pr);
       }
-      ops[gi].duration = pit->second;
+      rv.x = pit->second;
+      last_src = src;
+      last_dst = dst;
+      last_bytes = bytes;
+      last_price = pit->second;
     }
   }
 }
@@ -399,53 +585,69 @@ void Simulator::Impl::price_transfers() {
 void Simulator::Impl::try_issue(std::uint32_t rank) {
   for (std::size_t s = 0; s < kStreams; ++s) {
     StreamState& st = streams[rank * kStreams + s];
-    while (st.busy == 0 && st.head < st.end) {
-      const std::uint32_t group = ops[order[st.head]].group;
+    while (st.busy == 0 && st.head != kNone) {
+      const SimOp& first = ops[st.head];
       std::uint32_t n = 1;
-      if (group != 0) {
-        while (st.head + n < st.end && ops[order[st.head + n]].group == group) ++n;
+      std::uint32_t after = next_of(st.head);  // first op past the group
+      bool ready = deps_done(first);
+      if (first.group != 0) {
+        while (after != kNone && ops[after].group == first.group) {
+          ready = ready && deps_done(ops[after]);
+          ++n;
+          after = next_of(after);
+        }
       }
-      bool ready = true;
-      for (std::uint32_t k = 0; k < n && ready; ++k) ready = deps_done(order[st.head + k]);
       if (!ready) break;
       st.busy = n;
       st.launched = st.head;
-      st.head += n;
-      for (std::uint32_t k = 0; k < n; ++k) launch(order[st.launched + k]);
+      st.head = after;
+      // This rank's next ops are looked at when one of these completes, thousands of events from now
+      // at large P: fetch them meanwhile (each op's first touch would otherwise be a DRAM miss).
+      if (after != kNone) {
+        __builtin_prefetch(&ops[after]);
+        if (after + 1 < ops.size()) __builtin_prefetch(&ops[after + 1]);
+      }
+      std::uint32_t i = st.launched;
+      for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint32_t following = next_of(i);
+        launch(i);
+        i = following;
+      }
     }
   }
 }
 
 void Simulator::Impl::launch(std::uint32_t i) {
-  issued[i] = now;
-  started[i] = now;
   SimOp& op = ops[i];
-  switch (op.cls) {
+  op.issued = now;
+  switch (op.cls()) {
     case OpClass::gpu:
-      state[i] = OpState::running;
-      if (op.duration == 0) {
+      op.set_state(OpState::running);
+      if (op.x == 0) {
         queue.push(now, Event{EventType::timed_done, i, 0});
       } else {
         gpu_add(i);
       }
       break;
     case OpClass::timed:
-      state[i] = OpState::running;
-      queue.push(now + Time(op.duration), Event{EventType::timed_done, i, 0});
+      op.set_state(OpState::running);
+      queue.push(now + Time(op.x), Event{EventType::timed_done, i, 0});
       break;
     case OpClass::send:
     case OpClass::recv:
-      state[i] = OpState::issued;
-      if (state[op.partner] == OpState::issued) begin_transfer(op.cls == OpClass::send ? i : op.partner);
+      op.set_state(OpState::issued);
+      if (ops[op.partner].state() == OpState::issued) begin_transfer(op.cls() == OpClass::send ? i : op.partner);
       break;
   }
 }
 
 void Simulator::Impl::begin_transfer(std::uint32_t send) {
-  const std::uint32_t recv = ops[send].partner;
-  state[send] = state[recv] = OpState::running;
-  started[send] = started[recv] = now;
-  const Price& pr = prices[static_cast<std::size_t>(ops[send].duration)];
+  SimOp& so = ops[send];
+  SimOp& rv = ops[so.partner];
+  so.set_state(OpState::running);
+  rv.set_state(OpState::running);
+  so.x = now.value;  // when both began
+  const Price& pr = prices[static_cast<std::size_t>(rv.x)];
   gpu_transfers(pr.src_gpu, pr.interference, true);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, true);
   if (pr.cost.wire_bytes.value > 0) {
@@ -456,7 +658,7 @@ void Simulator::Impl::begin_transfer(std::uint32_t send) {
 }
 
 void Simulator::Impl::finish_transfer(std::uint32_t send) {
-  const Price& pr = prices[static_cast<std::size_t>(ops[send].duration)];
+  const Price& pr = prices[static_cast<std::size_t>(ops[ops[send].partner].x)];
   gpu_transfers(pr.src_gpu, pr.interference, false);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, false);
   complete(send);
@@ -464,11 +666,11 @@ void Simulator::Impl::finish_transfer(std::uint32_t send) {
 }
 
 void Simulator::Impl::complete(std::uint32_t i) {
-  state[i] = OpState::done;
-  ended[i] = now;
+  SimOp& op = ops[i];
+  op.set_state(OpState::done);
+  op.ended = now;
   ++done;
-  const SimOp& op = ops[i];
-  --streams[op.rank * kStreams + op.stream].busy;
+  --streams[op.rank * kStreams + op.stream()].busy;
   try_issue(op.rank);
 }
 
@@ -508,7 +710,7 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
   }
   const auto g = static_cast<std::uint32_t>(gpu_of_rank[ops[i].rank]);
   Work& wk = work[w];
-  wk.remaining = static_cast<double>(ops[i].duration);
+  wk.remaining = static_cast<double>(ops[i].x);
   wk.op = i;
   wk.gpu = g;
   wk.active = true;
@@ -562,29 +764,28 @@ void Simulator::Impl::report_stuck(const std::string& why) {
     for (std::size_t s = 0; s < kStreams; ++s) {
       const StreamState& st = streams[r * kStreams + s];
       if (st.busy > 0) {
-        for (std::uint32_t k = st.launched; k < st.head; ++k) {
-          const std::uint32_t gi = order[k];
-          if (state[gi] == OpState::done) continue;
+        for (std::uint32_t gi = st.launched; gi != st.head; gi = next_of(gi)) {
           const SimOp& op = ops[gi];
+          if (op.state() == OpState::done) continue;
           std::string reason;
-          if (state[gi] == OpState::issued) {
+          if (op.state() == OpState::issued) {
             const std::uint32_t p = op.partner;
             reason = fmt::format("{} posted, waiting for rank {} to issue its {} (op {})", op_name(gi), ops[p].rank,
-                                 op.cls == OpClass::send ? "recv" : "send", p - rank_base[ops[p].rank]);
-          } else if (std::binary_search(stalled.begin(), stalled.end(), op.cls == OpClass::send ? gi : op.partner)) {
+                                 op.cls() == OpClass::send ? "recv" : "send", p - rank_base[ops[p].rank]);
+          } else if (std::binary_search(stalled.begin(), stalled.end(), op.cls() == OpClass::send ? gi : op.partner)) {
             reason = fmt::format("{} in flight at zero bandwidth (a link on its path has no capacity)", op_name(gi));
           } else {
             reason = fmt::format("{} running", op_name(gi));
           }
           waiters.push_back({static_cast<std::int32_t>(r), gi - rank_base[r], std::move(reason)});
         }
-      } else if (st.head < st.end) {
-        const std::uint32_t gi = order[st.head];
+      } else if (st.head != kNone) {
+        const std::uint32_t gi = st.head;
         const SimOp& op = ops[gi];
         std::string missing;
         for (std::uint32_t k = 0; k < op.ndeps; ++k) {
-          const std::uint32_t d = deps[op.deps_begin + k];
-          if (state[d] != OpState::done) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", d - rank_base[r]);
+          const std::uint32_t d = dep(op, k);
+          if (ops[d].state() != OpState::done) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", d - rank_base[r]);
         }
         waiters.push_back({static_cast<std::int32_t>(r), gi - rank_base[r],
                            fmt::format("{} not issued: waits for op(s) {}", op_name(gi), missing)});
@@ -603,7 +804,7 @@ SimResult Simulator::Impl::results() {
   res.ops = ops.size();
   res.events = events;
   res.recomputations = network.recomputations();
-  for (const Time t : ended) res.total = std::max(res.total, t);
+  for (const SimOp& op : ops) res.total = std::max(res.total, op.ended);
   {
     std::vector<std::int32_t> used(gpu_of_rank);
     std::sort(used.begin(), used.end());
@@ -618,7 +819,7 @@ SimResult Simulator::Impl::results() {
   std::vector<Time> end_by_phase(nphases);
   std::vector<std::int64_t> compute_by_phase(nphases);
   std::vector<std::pair<Time, Time>> busy;                      // compute intervals of the rank
-  std::vector<std::pair<std::uint32_t, std::pair<Time, Time>>> comm;  // (phase, transfer interval)
+  std::vector<std::pair<std::uint32_t, std::pair<Time, Time>>> xfers;  // (phase, transfer interval)
   std::vector<std::pair<Time, Time>> scratch;
   double comm_total = 0;
   double exposed_total = 0;
@@ -626,19 +827,24 @@ SimResult Simulator::Impl::results() {
     std::fill(end_by_phase.begin(), end_by_phase.end(), Time{0});
     std::fill(compute_by_phase.begin(), compute_by_phase.end(), 0);
     busy.clear();
-    comm.clear();
+    xfers.clear();
     for (std::uint32_t gi = rank_base[static_cast<std::size_t>(r)]; gi < rank_base[static_cast<std::size_t>(r) + 1]; ++gi) {
       const SimOp& op = ops[gi];
-      end_by_phase[op.phase] = std::max(end_by_phase[op.phase], ended[gi]);
-      if (op.cls == OpClass::gpu) {
-        compute_by_phase[op.phase] += (ended[gi] - started[gi]).value;
-        busy.emplace_back(started[gi], ended[gi]);
-      } else if (op.cls == OpClass::send || op.cls == OpClass::recv) {
-        comm.push_back({op.phase, {started[gi], ended[gi]}});
+      end_by_phase[op.phase] = std::max(end_by_phase[op.phase], op.ended);
+      if (op.cls() == OpClass::gpu) {
+        compute_by_phase[op.phase] += (op.ended - op.issued).value;
+        busy.emplace_back(op.issued, op.ended);
+      } else if (op.cls() == OpClass::send || op.cls() == OpClass::recv) {
+        const Time began(op.cls() == OpClass::send ? op.x : ops[op.partner].x);
+        xfers.push_back({op.phase, {began, op.ended}});
       }
     }
     merge_intervals(busy);
-    std::sort(comm.begin(), comm.end());
+    // Grouped by phase in ascending order is all that is needed (each group is sorted when merged);
+    // issue order usually is.
+    if (!std::is_sorted(xfers.begin(), xfers.end(), [](const auto& a, const auto& b) { return a.first < b.first; })) {
+      std::sort(xfers.begin(), xfers.end());
+    }
     Time prev{0};
     for (std::uint32_t p = 0; p < nphases; ++p) {
       const Time e = std::max(prev, end_by_phase[p]);
@@ -647,14 +853,14 @@ SimResult Simulator::Impl::results() {
       prev = e;
       ps.compute = std::max(ps.compute, Time(compute_by_phase[p]));
     }
-    for (std::size_t a = 0; a < comm.size();) {
+    for (std::size_t a = 0; a < xfers.size();) {
       std::size_t b = a;
       scratch.clear();
-      while (b < comm.size() && comm[b].first == comm[a].first) scratch.push_back(comm[b++].second);
+      while (b < xfers.size() && xfers[b].first == xfers[a].first) scratch.push_back(xfers[b++].second);
       merge_intervals(scratch);
       const std::int64_t len = interval_length(scratch);
       const std::int64_t exposed = len - overlap_length(scratch, busy);
-      PhaseStats& ps = res.phases[comm[a].first];
+      PhaseStats& ps = res.phases[xfers[a].first];
       ps.comm = std::max(ps.comm, Time(len));
       ps.exposed_comm = std::max(ps.exposed_comm, Time(exposed));
       comm_total += static_cast<double>(len);
@@ -663,7 +869,7 @@ SimResult Simulator::Impl::results() {
     }
   }
   res.overlap_pct = comm_total > 0 ? 100.0 * (1.0 - exposed_total / comm_total) : 0.0;
-  res.single_gpu = single_gpu_time(schedule, cost);
+  res.single_gpu = single_gpu_time_of(schedule.workload, attend_flops, attend_grad_flops, cost);
   res.speedup = res.total.value > 0 ? res.single_gpu / res.total : 0.0;
   res.parallel_efficiency = nranks > 0 ? res.speedup / nranks : 0.0;  // as trace::summarize defines it
   res.peak_memory.reserve(static_cast<std::size_t>(nranks));
@@ -691,8 +897,8 @@ SimResult Simulator::Impl::results() {
         rec.phase = prog[k].phase;
         rec.stream = prog[k].stream;
         rec.kind = ir::kind_name(prog[k].kind);
-        rec.start = issued[gi];
-        rec.end = ended[gi];
+        rec.start = ops[gi].issued;
+        rec.end = ops[gi].ended;
         rec.flops = ir::op_flops(prog[k].kind);
         std::visit(
             [&](const auto& kind) {
@@ -732,6 +938,7 @@ SimResult Simulator::run() {
     if (s.queue.empty()) break;
     s.queue.pop(t, ev);
     s.now = t;
+    if (!s.queue.empty()) s.prefetch_for(s.queue.peek());
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {
@@ -744,7 +951,7 @@ SimResult Simulator::run() {
       case EventType::flow_done: {
         std::uint32_t send = 0;
         if (s.network.complete(s.now, ev, send)) {
-          const Price& pr = s.prices[static_cast<std::size_t>(s.ops[send].duration)];
+          const Price& pr = s.prices[static_cast<std::size_t>(s.ops[s.ops[send].partner].x)];
           s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, send, 0});
         }
         break;
@@ -775,7 +982,11 @@ Time single_gpu_time(const ir::Schedule& schedule, const CostModel& cost) {
       else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) bwd += g->flops;
     }
   }
-  const ir::Workload& w = schedule.workload;
+  return single_gpu_time_of(schedule.workload, fwd, bwd, cost);
+}
+
+namespace {
+Time single_gpu_time_of(const ir::Workload& w, Flops fwd, Flops bwd, const CostModel& cost) {
   ir::Schedule one;
   one.variant = "single_gpu";
   one.workload = w;
@@ -809,6 +1020,7 @@ Time single_gpu_time(const ir::Schedule& schedule, const CostModel& cost) {
   }
   return t;
 }
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------------
 // SimpleCostModel

@@ -1,10 +1,11 @@
 #pragma once
-// The simulator's event queue: a vector-backed 4-ary min-heap of {time, seq, slot} entries.
+// The simulator's event queue: a vector-backed 4-ary min-heap of {time, seq, payload} entries, plus a
+// FIFO for events pushed at the current instant (a zero-duration op completes "now": no heap work).
 // `seq` (a counter) breaks ties so equal-time events pop in the order they were pushed, which makes
-// every run deterministic; `slot` indexes a slab of small payload structs owned by the queue.
+// every run deterministic.
 // Cancellation is lazy: a payload carries the generation of the object it targets, and the consumer
 // drops an event whose generation no longer matches. Nothing here allocates once the heap and the
-// slab have grown to their working size.
+// FIFO have grown to their working size.
 #include <cstdint>
 #include <vector>
 
@@ -37,11 +38,20 @@ class EventQueue {
   /// Schedules `ev` at `time`.
   void push(Time time, const Event& ev);
   /// True when no event is pending.
-  [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
+  [[nodiscard]] bool empty() const noexcept { return heap_.empty() && now_head_ == now_fifo_.size(); }
   /// Number of pending events (including lazily cancelled ones).
-  [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return heap_.size() + (now_fifo_.size() - now_head_); }
   /// Time of the earliest event (queue must not be empty).
-  [[nodiscard]] Time top_time() const noexcept { return heap_.front().time; }
+  [[nodiscard]] Time top_time() const noexcept {
+    return Time(now_head_ < now_fifo_.size() ? now_ : heap_.front().time);
+  }
+  /// The earliest event's payload (queue must not be empty), without removing it.
+  [[nodiscard]] Event peek() const noexcept {
+    if (now_head_ < now_fifo_.size() && (heap_.empty() || heap_.front().time != now_)) {
+      return payload(now_fifo_[now_head_]);
+    }
+    return payload(heap_.front());
+  }
   /// Removes the earliest event, writing its time and payload.
   void pop(Time& time, Event& ev);
   /// Reserves room for `n` pending events.
@@ -50,20 +60,36 @@ class EventQueue {
   [[nodiscard]] std::uint64_t pushed() const noexcept { return seq_; }
 
  private:
+  // One pending event, payload inline (no slab to chase): 24 bytes. `key` is seq << 2 | type, so
+  // comparing keys compares push order.
   struct Entry {
-    Time time;
-    std::uint64_t seq;
-    std::uint32_t slot;
+    std::int64_t time;
+    std::uint64_t key;
+    std::uint32_t target;
+    std::uint32_t generation;
   };
-  [[nodiscard]] static bool less(const Entry& a, const Entry& b) noexcept {
-    return a.time.value < b.time.value || (a.time.value == b.time.value && a.seq < b.seq);
+  // (time, key) as one 128-bit unsigned number, ordered as (time, seq): one compare.
+  __extension__ using U = unsigned __int128;
+  [[nodiscard]] static U key(const Entry& e) noexcept {
+    constexpr std::uint64_t kSign = std::uint64_t{1} << 63;
+    return static_cast<U>(static_cast<std::uint64_t>(e.time) ^ kSign) << 64 | e.key;
   }
+  [[nodiscard]] static bool less(const Entry& a, const Entry& b) noexcept { return key(a) < key(b); }
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
+  void flush_now();
+  [[nodiscard]] static Event payload(const Entry& e) noexcept {
+    return Event{static_cast<EventType>(e.key & 3U), e.target, e.generation};
+  }
 
   std::vector<Entry> heap_;
-  std::vector<Event> slab_;
-  std::vector<std::uint32_t> free_slots_;
+  // Events pushed for the instant being processed (time == now_, the time last popped) skip the heap:
+  // they are later in (time, seq) order than every heap entry of that instant and earlier than every
+  // later one, so a FIFO keeps them in order. Invariant while it is non-empty: all its entries have
+  // time now_, and no heap entry has a smaller time.
+  std::vector<Entry> now_fifo_;
+  std::size_t now_head_ = 0;
+  std::int64_t now_ = 0;
   std::uint64_t seq_ = 0;
 };
 
