@@ -7,6 +7,7 @@
 // must have its traffic bounce through a CPU on its side of the network. Each cluster vertex therefore
 // has up to kSlots states (see Slot), and a state edge exists only for allowed moves.
 #include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <unordered_map>
 #include <boost/graph/strong_components.hpp>
 
 #include <algorithm>
@@ -118,10 +119,8 @@ std::uint64_t mix(std::uint64_t x) noexcept {
 }
 
 // All routes from one source, as directed link ids (compact: 4 bytes per hop).
-struct SourceRoutes {
-  std::vector<std::uint32_t> offsets;  // by destination GPU, size N + 1
-  std::vector<LinkId> links;
-};
+/// Routes already walked from one source: destination GPU -> its links in order.
+using SourceRoutes = std::unordered_map<int, std::vector<LinkId>>;
 
 }  // namespace
 
@@ -196,10 +195,23 @@ class Router {
     }
     Route r;
     if (a == b) return r;
+    // Each (source, destination) is walked once, on first request: a ring asks for P routes, not P^2.
+    // The distances of the last source stay in dist_, so a source's destinations are walked with one
+    // Dijkstra as long as they are asked for together (the simulator asks rank by rank).
     auto& cached = cache_[static_cast<std::size_t>(a)];
-    if (!cached) cached = compute(a);
-    const auto i = static_cast<std::size_t>(b);
-    for (auto k = cached->offsets[i]; k < cached->offsets[i + 1]; ++k) r.hops.push_back(hops_[cached->links[k]]);
+    auto it = cached.find(b);
+    if (it == cached.end()) {
+      const State origin = state(gpus_[static_cast<std::size_t>(a)], kOrigin);
+      if (dist_source_ != a) {
+        shortest_from(origin);
+        dist_source_ = a;
+      }
+      std::vector<LinkId> reversed;
+      std::vector<StateGraph::edge_descriptor> candidates;
+      walk(a, b, origin, reversed, candidates);
+      it = cached.emplace(b, std::vector<LinkId>(reversed.rbegin(), reversed.rend())).first;
+    }
+    for (const auto l : it->second) r.hops.push_back(hops_[l]);
     return r;
   }
 
@@ -208,25 +220,11 @@ class Router {
     return static_cast<State>(v) * std::size_t{kSlots} + static_cast<std::size_t>(slot);
   }
 
-  std::unique_ptr<SourceRoutes> compute(int src) {
-    const State origin = state(gpus_[static_cast<std::size_t>(src)], kOrigin);
+  void shortest_from(State origin) {
     auto dist_map = boost::make_iterator_property_map(dist_.begin(), boost::get(boost::vertex_index, sg_));
     boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
                                    boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
                                    LabelLess{}, LabelCombine{}, kInf, kZero, boost::default_dijkstra_visitor());
-    auto out = std::make_unique<SourceRoutes>();
-    out->offsets.reserve(gpus_.size() + 1);
-    std::vector<LinkId> reversed;
-    std::vector<StateGraph::edge_descriptor> candidates;
-    for (std::size_t dst = 0; dst < gpus_.size(); ++dst) {
-      out->offsets.push_back(static_cast<std::uint32_t>(out->links.size()));
-      if (dst == static_cast<std::size_t>(src)) continue;
-      reversed.clear();
-      walk(src, static_cast<int>(dst), origin, reversed, candidates);
-      out->links.insert(out->links.end(), reversed.rbegin(), reversed.rend());
-    }
-    out->offsets.push_back(static_cast<std::uint32_t>(out->links.size()));
-    return out;
   }
 
   // From the destination's arrival state back to the origin, through predecessors that keep the
@@ -257,8 +255,9 @@ class Router {
   std::vector<VertexId> gpus_;
   StateGraph sg_;
   std::vector<Hop> hops_;                              // by directed link id
-  std::vector<std::unique_ptr<SourceRoutes>> cache_;   // by source GPU, filled lazily
-  std::vector<Label> dist_;                            // Dijkstra scratch, by state
+  std::vector<SourceRoutes> cache_;   // by source GPU, filled lazily
+  std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state
+  int dist_source_ = -1;              // the source dist_ holds (-1: none yet)
 };
 
 void RouterDeleter::operator()(Router* r) const noexcept { delete r; }
