@@ -792,9 +792,10 @@ void Simulator::Impl::report_stuck(const std::string& why) {
       }
     }
   }
-  throw SimulationError(fmt::format("{} at t = {:.6f} ms: {} of {} ops done; {} ops waiting", why,
-                                    to_seconds(now) * 1e3, done, ops.size(), waiters.size()),
-                        std::move(waiters));
+  // Format before moving the list: argument evaluation order is unspecified.
+  auto message = fmt::format("{} at t = {:.6f} ms: {} of {} ops done; {} ops waiting", why, to_seconds(now) * 1e3,
+                             done, ops.size(), waiters.size());
+  throw SimulationError(std::move(message), std::move(waiters));
 }
 
 SimResult Simulator::Impl::results() {

@@ -118,6 +118,7 @@ TEST_CASE("deadlock is reported with the ranks and ops waiting") {
   } catch (const SimulationError& e) {
     const std::string msg = e.what();
     CHECK(msg.find("deadlock") != std::string::npos);
+    CHECK(msg.find("0 of 4 ops done; 2 ops waiting") != std::string::npos);  // the count matches the list
     REQUIRE(e.waiters().size() == 2);
     CHECK(e.waiters()[0].rank == 0);
     CHECK(e.waiters()[0].op == 0);
