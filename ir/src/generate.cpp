@@ -132,6 +132,9 @@ class Builder {
     return static_cast<BufferId>(bufs.size() - 1);
   }
 
+  /// Reserves room for `n` ops of `rank` (the variants know their op count; large P saves regrowth).
+  void reserve_ops(int rank, std::size_t n) { prog(rank).ops.reserve(n); }
+
   OpId op(int rank, Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
           std::uint32_t group = 0) {
     auto& ops = prog(rank).ops;
@@ -213,6 +216,7 @@ void ring(Builder& b, int P, bool overlap) {
     }
     const int next = (r + 1) % P, prev = (r + P - 1) % P;
     const Bytes kv = b.kv_bytes(c);
+    b.reserve_ops(r, 4 * static_cast<std::size_t>(P));  // per step at most send, recv, attend, merge
     std::optional<OpId> prev_attend, prev_recv;
     for (int s = 0; s < P; ++s) {
       const auto phase = static_cast<std::uint32_t>(s);
