@@ -107,8 +107,11 @@ Measurement load_measurement(const std::string& path) {
 
 Comparison compare(const Measurement& predicted, const Measurement& measured) {
   if (predicted.schedule_hash != measured.schedule_hash) {
-    throw Error(fmt::format("{} ran schedule {} but {} ran schedule {}: refusing to compare different schedules",
-                            predicted.file, predicted.schedule_hash, measured.file, measured.schedule_hash));
+    // Mismatched inputs are the user's to fix: an InputError (exit 2) naming the second file.
+    throw InputError(measured.file, 0, 0, "schedule_hash",
+                     fmt::format("{} ran schedule {} but this file ran schedule {}: refusing to compare different "
+                                 "schedules",
+                                 predicted.file, predicted.schedule_hash, measured.schedule_hash));
   }
   Comparison c;
   c.schedule_hash = predicted.schedule_hash;

@@ -29,6 +29,6 @@ expect 2 "cpu\.yaml:[0-9]+:[0-9]+: field 'name': profile is for device 'cpu-host
 
 # A trace of another schedule (512 tokens) is refused; a missing file is bad input.
 expect 0 "" -- run $E --backend cpu --set workload.seq_len=512 --trace "$TMP/other.json"
-expect 1 "refusing to compare different schedules" -- compare "$TMP/sim.json" "$TMP/other.json"
+expect 2 "field 'schedule_hash'.*refusing to compare different schedules" -- compare "$TMP/sim.json" "$TMP/other.json"
 expect 2 "absent\.json: cannot open file" -- compare "$TMP/sim.json" "$TMP/absent.json"
 finish

@@ -66,7 +66,7 @@ TEST_CASE("compare: different schedules are refused") {
   const auto pred = report::load_measurement(write("a.json", make("aaaa", 1.0)));
   const auto meas = report::load_measurement(write("b.json", make("bbbb", 1.0)));
   CHECK_THROWS_WITH_AS((void)report::compare(pred, meas), doctest::Contains("refusing to compare different schedules"),
-                       Error);
+                       InputError);
 }
 
 TEST_CASE("compare: summaries work too, and bad files are named") {
