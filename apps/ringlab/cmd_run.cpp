@@ -110,10 +110,10 @@ void run(const RunArgs& a, int& exit_code) {
                               a.max_host_memory_gib));
     }
   } catch (const Error& err) {
-    throw InputError(e.file, 0, 0, "workload.seq_len", err.what());
+    throw InputError(e.file, e.line_of("workload.seq_len"), 0, "workload.seq_len", err.what());
   }
   if (a.backend == "cpu" && static_cast<std::int64_t>(s.ranks.size()) > runtime::CpuBackend::kMaxRanks) {
-    throw InputError(e.file, 0, 0, "schedule.ranks",
+    throw InputError(e.file, e.line_of("schedule.ranks"), 0, "schedule.ranks",
                      fmt::format("the cpu backend runs one thread per rank and supports at most {} ranks, got {}",
                                  runtime::CpuBackend::kMaxRanks, s.ranks.size()));
   }

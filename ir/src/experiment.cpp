@@ -100,6 +100,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       prof->fail(fmt::format("device profile '{}' does not exist", e.device_profile));
   }
   e.workload = read_workload(root.at("workload"));
+  for (const char* section : {"workload", "schedule"}) {
+    const auto node = root.at(section);
+    for (const auto& key : node.keys()) e.field_lines[fmt::format("{}.{}", section, key)] = node.at(key).line();
+  }
   e.schedule = read_spec(root.at("schedule"));
   e.placement = read_placement(root.at("placement"));
   e.placement_line = root.at("placement").line();

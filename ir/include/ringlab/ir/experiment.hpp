@@ -1,6 +1,7 @@
 #pragma once
 // The experiment file users write: topology, workload, schedule variant, placement.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ struct Experiment {
   ScheduleSpec schedule;       ///< the variant, ranks and options
   PlacementSpec placement;     ///< ranks onto GPUs
   int placement_line = 0;      ///< line of the placement key (for errors found against the topology)
+  std::map<std::string, int> field_lines;  ///< line of every workload.* and schedule.* field read
+  /// Line of a dotted field ("workload.seq_len"), 0 if unknown (e.g. absent, or set by --set).
+  [[nodiscard]] int line_of(const std::string& field) const {
+    const auto it = field_lines.find(field);
+    return it == field_lines.end() ? 0 : it->second;
+  }
 };
 
 /// Loads `path`, applies `overrides` ("dotted.key=value", in order), checks every field (unknown keys,
