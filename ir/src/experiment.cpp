@@ -92,7 +92,6 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   const auto topo = root.at("topology");
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
   e.topology = (base / topo.as_string()).lexically_normal().string();
-  e.topology_line = topo.line();
   if (!std::filesystem::exists(e.topology)) topo.fail(fmt::format("topology file '{}' does not exist", e.topology));
   if (auto prof = root.find("device_profile")) {
     e.device_profile = (base / prof->as_string()).lexically_normal().string();
@@ -100,13 +99,13 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       prof->fail(fmt::format("device profile '{}' does not exist", e.device_profile));
   }
   e.workload = read_workload(root.at("workload"));
+  e.schedule = read_spec(root.at("schedule"));
+  e.placement = read_placement(root.at("placement"));
+  for (const auto& key : root.keys()) e.field_lines[key] = root.at(key).line();
   for (const char* section : {"workload", "schedule"}) {
     const auto node = root.at(section);
     for (const auto& key : node.keys()) e.field_lines[fmt::format("{}.{}", section, key)] = node.at(key).line();
   }
-  e.schedule = read_spec(root.at("schedule"));
-  e.placement = read_placement(root.at("placement"));
-  e.placement_line = root.at("placement").line();
   std::string field;
   if (auto why = check_spec(e.workload, e.schedule, field); !why.empty()) {
     // Name the override when the offending value came from --set, else the file and line.

@@ -44,7 +44,7 @@ LoadedExperiment load_for_simulation(const std::string& path, const std::vector<
   x.schedule = ir::generate(e.workload, e.schedule);
   ir::validate(x.schedule);
   x.cluster = std::make_unique<topology::Cluster>(topology::load_topology(e.topology));
-  const auto placed = topology::place(*x.cluster, e.placement, e.schedule.ranks, {e.file, e.placement_line, "placement"});
+  const auto placed = topology::place(*x.cluster, e.placement, e.schedule.ranks, {e.file, e.line_of("placement"), "placement"});
   x.gpu_of_rank.assign(placed.begin(), placed.end());
   // A calibrated profile (experiment key device_profile) stands in for the topology's device spec.
   models::DeviceSpec device = models::load_device(x.cluster->device_spec());

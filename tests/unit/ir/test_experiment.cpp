@@ -53,6 +53,11 @@ TEST_CASE("a good experiment loads, and --set overrides it") {
   CHECK(e.workload.kv_heads == 8);
   CHECK(e.schedule.ranks == 8);
   CHECK(e.placement.kind == PlacementSpec::Kind::block);
+  // Lines of fields, for errors found later (placement against the topology, run's limits).
+  CHECK(e.line_of("placement") == 6);
+  CHECK(e.line_of("workload.seq_len") == 3);
+  CHECK(e.line_of("schedule.ranks") == 5);
+  CHECK(e.line_of("workload.window") == 0);  // absent
   const auto f = load_experiment(write(kGood), {"schedule.ranks=4", "workload.causal=false"});
   CHECK(f.schedule.ranks == 4);
   CHECK_FALSE(f.workload.causal);

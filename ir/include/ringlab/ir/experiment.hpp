@@ -24,14 +24,12 @@ struct Experiment {
   std::string file;            ///< the file it came from
   std::string name;            ///< its name
   std::string topology;        ///< topology file, resolved against the experiment's folder ("" if none)
-  int topology_line = 0;       ///< line of the topology key (for errors about that file)
   std::string device_profile;  ///< optional device profile (e.g. from `ringlab calibrate`) replacing the
                                ///< topology's device spec, resolved against the experiment's folder ("" if none)
   Workload workload;           ///< the attention
   ScheduleSpec schedule;       ///< the variant, ranks and options
   PlacementSpec placement;     ///< ranks onto GPUs
-  int placement_line = 0;      ///< line of the placement key (for errors found against the topology)
-  std::map<std::string, int> field_lines;  ///< line of every workload.* and schedule.* field read
+  std::map<std::string, int> field_lines;  ///< line of every top-level, workload.* and schedule.* field
   /// Line of a dotted field ("workload.seq_len"), 0 if unknown (e.g. absent, or set by --set).
   [[nodiscard]] int line_of(const std::string& field) const {
     const auto it = field_lines.find(field);
