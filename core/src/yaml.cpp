@@ -180,7 +180,6 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::string& lab
 
 void YamlDocument::apply_override(std::string_view assignment) {
   const auto eq = assignment.find('=');
-  const std::string label = fmt::format("--set {}", assignment);
   if (eq == std::string_view::npos || eq == 0) {
     throw InputError("--set", 0, 0, std::string(assignment), "expected dotted.key=value");
   }

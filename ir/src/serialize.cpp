@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <vector>
