@@ -38,10 +38,7 @@ Measurement from_trace(trace::Trace t, const std::string& path) {
   m.file = path;
   m.schedule_hash = t.schedule_hash;
   m.source = t.source;
-  // summarize() needs only the rank count and the variant of the schedule.
-  ir::Schedule shape;
-  shape.ranks.resize(static_cast<std::size_t>(t.ranks));
-  const auto s = trace::summarize(t, shape);
+  const auto s = trace::summarize(t, t.ranks, "");
   m.total_time_s = s.total_time_s;
   m.phases = s.phases;
   std::map<std::string, std::pair<double, int>> sums;

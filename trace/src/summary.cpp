@@ -18,7 +18,10 @@ double ps_to_s(std::int64_t ps) { return to_seconds(Time(ps)); }
 }  // namespace
 
 Summary summarize(const Trace& trace, const ir::Schedule& schedule, const SummaryInputs& inputs) {
-  const auto ranks = static_cast<std::int32_t>(schedule.ranks.size());
+  return summarize(trace, static_cast<std::int32_t>(schedule.ranks.size()), schedule.variant, inputs);
+}
+
+Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& variant, const SummaryInputs& inputs) {
   for (const auto& r : trace.records) {
     if (r.rank < 0 || r.rank >= ranks) {
       throw Error(fmt::format("trace names rank {} but the schedule has {} ranks", r.rank, ranks));
@@ -27,7 +30,7 @@ Summary summarize(const Trace& trace, const ir::Schedule& schedule, const Summar
   const auto an = detail::analyse(trace);
   Summary s;
   s.schedule_hash = trace.schedule_hash;
-  s.variant = schedule.variant;
+  s.variant = variant;
   s.source = trace.source;
   s.ranks = ranks;
   s.total_time_s = ps_to_s(an.last_end - an.first_start);

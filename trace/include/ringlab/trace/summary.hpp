@@ -64,6 +64,9 @@ struct Summary {
 /// Computes the summary of `trace`, which executed `schedule` (its ranks and variant); throws
 /// Error if the trace names a rank outside the schedule or has an op ending before it starts.
 [[nodiscard]] Summary summarize(const Trace& trace, const ir::Schedule& schedule, const SummaryInputs& inputs = {});
+/// The same from the trace alone, given its rank count and variant name (what `compare` knows).
+[[nodiscard]] Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& variant,
+                                const SummaryInputs& inputs = {});
 
 /// The summary as one JSON object with a fixed key order: schedule_hash, variant, source, ranks,
 /// total_time_s, phases, speedup, parallel_efficiency, overlap_pct, peak_memory_bytes, then `extra`.
