@@ -3,6 +3,7 @@
 #include "ringlab/ir/serialize.hpp"
 
 #include <boost/container/small_vector.hpp>
+#include <sys/mman.h>
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -63,21 +64,29 @@ static_assert(sizeof(SimOp) == 48);
 static_assert(std::is_trivially_copyable_v<SimOp>);
 
 // A fixed-size array of trivially copyable records, left uninitialised (compile() writes every one).
+// It is mapped directly and marked for transparent huge pages: at large P it is gigabytes, and with 4 KiB
+// pages both its first touch (a page fault per 85 records) and the run's scattered accesses (a TLB
+// miss per rank visited) dominate the simulation (docs/simulator.md, "scale").
 template <typename T>
 class BigArray {
  public:
   BigArray() = default;
   BigArray(const BigArray&) = delete;
   BigArray& operator=(const BigArray&) = delete;
-  ~BigArray() { std::free(data_); }
+  ~BigArray() { release(); }
   void allocate(std::size_t n) {
-    std::free(data_);
-    data_ = nullptr;
+    release();
     size_ = n;
     if (n == 0) return;
-    constexpr std::size_t kAlign = 64;
-    data_ = static_cast<T*>(std::aligned_alloc(kAlign, (n * sizeof(T) + kAlign - 1) / kAlign * kAlign));
-    if (data_ == nullptr) throw std::bad_alloc();
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    mapped_ = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
+    void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      mapped_ = 0;
+      throw std::bad_alloc();
+    }
+    ::madvise(p, mapped_, MADV_HUGEPAGE);  // advice only: without THP it is 4 KiB pages, still correct
+    data_ = static_cast<T*>(p);
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   T& operator[](std::size_t i) noexcept { return data_[i]; }
@@ -88,8 +97,15 @@ class BigArray {
   const T* end() const noexcept { return data_ + size_; }
 
  private:
+  void release() noexcept {
+    if (data_ != nullptr) ::munmap(data_, mapped_);
+    data_ = nullptr;
+    size_ = 0;
+    mapped_ = 0;
+  }
   T* data_ = nullptr;
   std::size_t size_ = 0;
+  std::size_t mapped_ = 0;
 };
 
 struct StreamState {
