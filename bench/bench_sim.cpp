@@ -1,9 +1,13 @@
 // Simulator throughput: the causal KV ring (Llama-3-8B attention, 4K tokens per rank) at P ranks on a
 // multi-node H100 cluster built in code (DGX H100 nodes: NVSwitch inside, one 400G NIC per GPU,
 // rail-optimised leaves, non-blocking spine). Each P runs in a child process so peak RSS is its own.
-// Prints, per P: ops, generation, compile CPU seconds (and the part of it spent in the cluster's route
-// computation), run CPU seconds, ops simulated per CPU second (compile + run, and run alone), peak RSS after generating the IR and at the end, events and water-filling passes.
-// Usage: bench_sim [P ...] [--trace]   (default P: 64 256 1024 4096; --trace also records the trace)
+// Prints, per P: IR ops and attention blocks (P^2), CPU seconds to generate (the header only when
+// streamed), to compile (generating each rank's ops when streamed; the part spent computing the cluster's
+// routes in brackets) and to run, their total, ops and attention blocks simulated per CPU second of that
+// total, peak RSS after generation and at the end, the predicted time and the events processed.
+// Usage: bench_sim [P ...] [--trace] [--materialise]
+//   default P: 64 256 1024 4096; --trace also records the trace; --materialise generates the whole
+//   schedule first (as a schedule read from a file would be) instead of streaming it from the generator.
 #include <fmt/core.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -14,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,7 +108,7 @@ class TimedPlatform final : public sim::Platform {
   mutable double seconds_ = 0;
 };
 
-int run_one(int P, bool record_trace) {
+int run_one(int P, bool record_trace, bool materialise) {
   ir::Workload w;
   w.batch = 1;
   w.seq_len = static_cast<std::int64_t>(P) * 4096;
@@ -114,11 +119,14 @@ int run_one(int P, bool record_trace) {
   ir::ScheduleSpec spec;
   spec.variant = "ring";
   spec.ranks = P;
+  // Streamed (default): the generator makes the header now and each rank's ops while the simulator
+  // compiles, so gen_s is the header and compile_s includes generating the ops. Materialised: the whole
+  // schedule first (gen_s), as a schedule read from a file would be.
   const double t0 = now_s();
-  const ir::Schedule s = ir::generate(w, spec);
+  ir::ScheduleGenerator generator(w, spec);
+  std::optional<ir::Schedule> whole;
+  if (materialise) whole = ir::generate(w, spec);
   const double t1 = now_s();
-  std::size_t ops = 0;
-  for (const auto& r : s.ranks) ops += r.ops.size();
   const double rss_ir = peak_rss_gib();
   const topology::Cluster cluster = dgx_h100_cluster(P);
   const models::DeviceSpec device = models::load_device(cluster.device_spec());
@@ -131,15 +139,18 @@ int run_one(int P, bool record_trace) {
   sim::SimOptions opt;
   opt.record_trace = record_trace;
   const double t2 = now_s();
-  sim::Simulator simulator(s, platform, gpu_of_rank, cost, opt);
+  const ir::StoredSource stored_source(whole ? *whole : generator.header());
+  const ir::ScheduleSource& source = whole ? static_cast<const ir::ScheduleSource&>(stored_source) : generator;
+  sim::Simulator simulator(source, platform, gpu_of_rank, cost, opt);
   const double t3 = now_s();
   const sim::SimResult res = simulator.run();
   const double t4 = now_s();
-  const double sim_s = t4 - t2;
-  fmt::print("{:>6} {:>11} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>12.2f} {:>12.2f} {:>9.2f} {:>9.2f} {:>12.3f} {:>11} {:>9}\n", P,
-             ops, t1 - t0, t3 - t2, platform.seconds(), t4 - t3, static_cast<double>(ops) / sim_s / 1e6,
-             static_cast<double>(ops) / (t4 - t3) / 1e6, rss_ir, peak_rss_gib(), to_seconds(res.total) * 1e3, res.events,
-             res.recomputations);
+  const double ops = static_cast<double>(res.ops);
+  const double attends = static_cast<double>(P) * P;
+  const double total = (t1 - t0) + (t4 - t2);
+  fmt::print("{:>6} {:>11} {:>11} {:>8.2f} {:>10.2f} {:>9.2f} {:>8.2f} {:>8.2f} {:>10.2f} {:>10.2f} {:>8.2f} {:>9.2f} {:>12.3f} {:>11}\n",
+             P, res.ops, P * static_cast<std::int64_t>(P), t1 - t0, t3 - t2, platform.seconds(), t4 - t3, total,
+             ops / total / 1e6, attends / total / 1e6, rss_ir, peak_rss_gib(), to_seconds(res.total) * 1e3, res.events);
   std::fflush(stdout);
   return 0;
 }
@@ -149,24 +160,28 @@ int run_one(int P, bool record_trace) {
 int main(int argc, char** argv) {
   std::vector<int> ps;
   bool record_trace = false;
+  bool materialise = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--trace") record_trace = true;
+    else if (a == "--materialise") materialise = true;
     else ps.push_back(std::atoi(argv[i]));
   }
   if (ps.empty()) ps = {64, 256, 1024, 4096};
   utsname u{};
   uname(&u);
   fmt::print("bench_sim: causal ring, 4096 tokens/rank, 32 q / 8 kv heads, d 128, bf16, on DGX H100 nodes "
-             "(built in code); host {} {}, {} online cores (one used); trace {}\n",
-             u.nodename, u.machine, sysconf(_SC_NPROCESSORS_ONLN), record_trace ? "recorded" : "off");
-  fmt::print("{:>6} {:>11} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12} {:>9} {:>9} {:>12} {:>11} {:>9}\n", "P", "ops", "gen_s",
-             "compile_s", "(route_s)", "run_s", "Mops/s(all)", "Mops/s(run)", "RSS_ir", "RSS_peak", "predicted_ms", "events",
-             "refills");
+             "(built in code); host {} {}, {} online cores (one used); trace {}; schedule {}\n",
+             u.nodename, u.machine, sysconf(_SC_NPROCESSORS_ONLN), record_trace ? "recorded" : "off",
+             materialise ? "materialised first" : "streamed from the generator");
+  fmt::print("{:>6} {:>11} {:>11} {:>8} {:>10} {:>9} {:>8} {:>8} {:>10} {:>10} {:>8} {:>9} {:>12} {:>11}\n", "P", "ops",
+             "attends", "gen_s", "compile_s", "(route_s)", "run_s", "total_s", "Mops/s", "Mattend/s", "RSS_gen", "RSS_peak",
+             "predicted_ms", "events");
   for (const int P : ps) {
-    // IR ops are 176 bytes and the simulator keeps ~50 more per op (a 48-byte record, matching
-    // scratch), plus the cluster's route cache: skip what cannot fit.
-    const double need = 4.0 * P * static_cast<double>(P) * (176 + 64) / (1024.0 * 1024 * 1024);
+    // The simulator keeps ~56 bytes per op (a 48-byte record, send/recv matching scratch); a
+    // materialised schedule adds the IR's 176 bytes per op (3.5 ops per rank and step): skip what cannot fit.
+    const double per_op = 56.0 + (materialise ? 176.0 : 0.0);
+    const double need = 3.6 * P * static_cast<double>(P) * per_op / (1024.0 * 1024 * 1024);
     const double avail = mem_available_gib();
     if (need > 0.8 * avail) {
       fmt::print("{:>6} skipped: needs ~{:.1f} GiB, {:.1f} GiB available\n", P, need, avail);
@@ -174,7 +189,7 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
     const pid_t pid = fork();
-    if (pid == 0) _exit(run_one(P, record_trace));
+    if (pid == 0) _exit(run_one(P, record_trace, materialise));
     int status = 0;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fmt::print("{:>6} failed (status {})\n", P, status);

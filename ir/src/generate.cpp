@@ -9,7 +9,9 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "ringlab/core/error.hpp"
@@ -93,11 +95,19 @@ class Builder {
   }
 
   [[nodiscard]] const Workload& workload() const { return w_; }
-  [[nodiscard]] Schedule finish() { return std::move(s_); }
+  /// The schedule built so far (the header once the variant's setup has run).
+  [[nodiscard]] Schedule& schedule() { return s_; }
+  [[nodiscard]] const Schedule& schedule() const { return s_; }
 
   TokenSetId token_set(TokenSet set) {
     auto [it, inserted] = set_ids_.try_emplace(key_of(set), static_cast<TokenSetId>(s_.token_sets.size()));
     if (inserted) s_.token_sets.push_back(std::move(set));
+    return it->second;
+  }
+  /// The id of a set setup() created (emit steps may not add sets: the header is fixed by then).
+  [[nodiscard]] TokenSetId find_token_set(const TokenSet& set) const {
+    const auto it = set_ids_.find(key_of(set));
+    if (it == set_ids_.end()) throw Error("generator: token set used by an op was not created in setup");
     return it->second;
   }
   void own(PartitionKind kind, std::vector<TokenSetId> owned) {
@@ -105,6 +115,7 @@ class Builder {
     s_.partition.owned = std::move(owned);
   }
   [[nodiscard]] const TokenSet& set(TokenSetId id) const { return s_.token_sets[id]; }
+  [[nodiscard]] TokenSetId owned(int rank) const { return s_.partition.owned[static_cast<std::size_t>(rank)]; }
 
   // Buffer sizes follow the token-major layouts of docs/ir.md.
   [[nodiscard]] Bytes q_bytes(std::int64_t tokens) const {
@@ -127,26 +138,17 @@ class Builder {
         break;
       default: bytes = q_bytes(tokens); break;
     }
-    auto& bufs = prog(rank).buffers;
+    auto& bufs = s_.ranks[static_cast<std::size_t>(rank)].buffers;
     bufs.push_back(Buffer{std::move(name), role, dtype, tokens, bytes});
     return static_cast<BufferId>(bufs.size() - 1);
   }
-
-  /// Reserves room for `n` ops of `rank` (the variants know their op count; large P saves regrowth).
-  void reserve_ops(int rank, std::size_t n) { prog(rank).ops.reserve(n); }
-
-  OpId op(int rank, Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
-          std::uint32_t group = 0) {
-    auto& ops = prog(rank).ops;
-    Op o;
-    o.id = static_cast<OpId>(ops.size());
-    o.stream = stream;
-    o.phase = phase;
-    o.group = group;
-    o.deps.assign(deps.begin(), deps.end());
-    o.kind = std::move(kind);
-    ops.push_back(std::move(o));
-    return static_cast<OpId>(ops.size() - 1);
+  /// The buffer of `rank` called `name` (the variant's setup created it).
+  [[nodiscard]] BufferId buffer_named(int rank, std::string_view name) const {
+    const auto& bufs = s_.ranks[static_cast<std::size_t>(rank)].buffers;
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+      if (bufs[i].name == name) return static_cast<BufferId>(i);
+    }
+    throw Error(fmt::format("generator: rank {} has no buffer '{}'", rank, name));
   }
 
   /// An Attend of all q rows against kv rows [kv_offset, +kv_tokens) with positions kv_pos.
@@ -176,7 +178,6 @@ class Builder {
   }
 
  private:
-  RankProgram& prog(int rank) { return s_.ranks[static_cast<std::size_t>(rank)]; }
   static std::vector<std::int64_t> key_of(const TokenSet& set) {
     std::vector<std::int64_t> k;
     for (const auto& c : set.chunks) k.insert(k.end(), {c.start, c.length, c.stride});
@@ -186,6 +187,27 @@ class Builder {
   Workload w_;
   Schedule s_;
   std::map<std::vector<std::int64_t>, TokenSetId> set_ids_;
+};
+
+/// Appends one rank's ops, numbering them (a variant's emit step writes through this).
+class OpWriter {
+ public:
+  explicit OpWriter(std::vector<Op>& ops) : ops_(ops) { ops_.clear(); }
+  void reserve(std::size_t n) { ops_.reserve(n); }
+  OpId operator()(Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
+                  std::uint32_t group = 0) {
+    Op& o = ops_.emplace_back();
+    o.id = static_cast<OpId>(ops_.size() - 1);
+    o.stream = stream;
+    o.phase = phase;
+    o.group = group;
+    o.deps.assign(deps.begin(), deps.end());
+    o.kind = std::move(kind);
+    return o.id;
+  }
+
+ private:
+  std::vector<Op>& ops_;
 };
 
 // --- variants ------------------------------------------------------------------------------------
@@ -199,95 +221,120 @@ std::vector<TokenSetId> contiguous_partition(Builder& b, int ranks) {
   return owned;
 }
 
-/// The KV ring (Liu et al. 2023). With `overlap`, step s's send/recv of the block for step s+1 runs
-/// on the comm stream beside step s's attention (two KV slots); without, it waits for the compute.
-void ring(Builder& b, int P, bool overlap) {
-  const auto owned = contiguous_partition(b, P);
+// Each variant is two steps: `setup` builds the header (partition, token sets, every rank's buffers) and
+// `emit` writes one rank's ops from the header alone, so a schedule can be produced one rank at a time
+// (ScheduleGenerator) and generate() is just every rank in turn.
+
+/// The KV ring (Liu et al. 2023): every rank holds its Q, two KV slots (the block attended and the one
+/// arriving), the output and its LSE, and (P > 1) a partial output and LSE to merge from.
+void ring_setup(Builder& b, int P) {
+  contiguous_partition(b, P);
   const std::int64_t c = b.workload().seq_len / P;
   for (int r = 0; r < P; ++r) {
-    const BufferId q = b.buffer(r, "q", BufferRole::q, c);
-    const BufferId slot[2] = {b.buffer(r, "kv0", BufferRole::kv, c), b.buffer(r, "kv1", BufferRole::kv, c)};
-    const BufferId out = b.buffer(r, "out", BufferRole::out, c);
-    const BufferId lse = b.buffer(r, "lse", BufferRole::lse, c);
-    BufferId pout = out, plse = lse;
+    b.buffer(r, "q", BufferRole::q, c);
+    b.buffer(r, "kv0", BufferRole::kv, c);
+    b.buffer(r, "kv1", BufferRole::kv, c);
+    b.buffer(r, "out", BufferRole::out, c);
+    b.buffer(r, "lse", BufferRole::lse, c);
     if (P > 1) {
-      pout = b.buffer(r, "partial_out", BufferRole::partial_out, c);
-      plse = b.buffer(r, "partial_lse", BufferRole::partial_lse, c);
+      b.buffer(r, "partial_out", BufferRole::partial_out, c);
+      b.buffer(r, "partial_lse", BufferRole::partial_lse, c);
     }
-    const int next = (r + 1) % P, prev = (r + P - 1) % P;
-    const Bytes kv = b.kv_bytes(c);
-    b.reserve_ops(r, 4 * static_cast<std::size_t>(P));  // per step at most send, recv, attend, merge
-    std::optional<OpId> prev_attend, prev_recv;
-    for (int s = 0; s < P; ++s) {
-      const auto phase = static_cast<std::uint32_t>(s);
-      const int src = (r - s + P) % P;  // owner of the block in slot s%2
-      const BufferId cur = slot[s % 2], nxt = slot[(s + 1) % 2];
-      auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
-        const auto group = phase + 1;
-        b.op(r, Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv}, phase}, send_deps, group);
-        return b.op(r, Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv}, phase}, recv_deps, group);
-      };
-      std::optional<OpId> recv;
-      if (overlap && s + 1 < P) {
-        // The recv overwrites the slot that step s-1's attention read.
-        recv = prev_attend ? transfer({}, {*prev_attend}) : transfer({}, {});
-      }
-      const bool first = s == 0;
-      Attend a = b.attend(TokenSlice{q, 0, c, owned[static_cast<std::size_t>(r)]},
-                          TokenSlice{cur, 0, c, owned[static_cast<std::size_t>(src)]}, first ? out : pout,
-                          first ? lse : plse);
-      const bool skipped = a.mask == Mask::skip;
-      OpId last = prev_recv ? b.op(r, Stream::compute, phase, std::move(a), {*prev_recv})
-                            : b.op(r, Stream::compute, phase, std::move(a));
-      prev_attend = last;
-      if (!first && !skipped) last = b.op(r, Stream::compute, phase, b.merge(out, lse, pout, plse, c));
-      if (!overlap && s + 1 < P) recv = transfer({last}, {last});
-      prev_recv = recv;
+  }
+}
+
+/// Rank r's ring program. With `overlap`, step s's send/recv of the block for step s+1 runs on the comm
+/// stream beside step s's attention (two KV slots); without, it waits for the compute.
+void ring_emit(const Builder& b, int P, int r, OpWriter& op, bool overlap) {
+  const std::int64_t c = b.workload().seq_len / P;
+  const BufferId q = b.buffer_named(r, "q");
+  const BufferId slot[2] = {b.buffer_named(r, "kv0"), b.buffer_named(r, "kv1")};
+  const BufferId out = b.buffer_named(r, "out");
+  const BufferId lse = b.buffer_named(r, "lse");
+  const BufferId pout = P > 1 ? b.buffer_named(r, "partial_out") : out;
+  const BufferId plse = P > 1 ? b.buffer_named(r, "partial_lse") : lse;
+  const int next = (r + 1) % P, prev = (r + P - 1) % P;
+  const Bytes kv = b.kv_bytes(c);
+  op.reserve(4 * static_cast<std::size_t>(P));  // per step at most send, recv, attend, merge
+  std::optional<OpId> prev_attend, prev_recv;
+  for (int s = 0; s < P; ++s) {
+    const auto phase = static_cast<std::uint32_t>(s);
+    const int src = (r - s + P) % P;  // owner of the block in slot s%2
+    const BufferId cur = slot[s % 2], nxt = slot[(s + 1) % 2];
+    auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
+      const auto group = phase + 1;
+      op(Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv}, phase}, send_deps, group);
+      return op(Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv}, phase}, recv_deps, group);
+    };
+    std::optional<OpId> recv;
+    if (overlap && s + 1 < P) {
+      // The recv overwrites the slot that step s-1's attention read.
+      recv = prev_attend ? transfer({}, {*prev_attend}) : transfer({}, {});
     }
+    const bool first = s == 0;
+    Attend a = b.attend(TokenSlice{q, 0, c, b.owned(r)}, TokenSlice{cur, 0, c, b.owned(src)}, first ? out : pout,
+                        first ? lse : plse);
+    const bool skipped = a.mask == Mask::skip;
+    OpId last = prev_recv ? op(Stream::compute, phase, std::move(a), {*prev_recv}) : op(Stream::compute, phase, std::move(a));
+    prev_attend = last;
+    if (!first && !skipped) last = op(Stream::compute, phase, b.merge(out, lse, pout, plse, c));
+    if (!overlap && s + 1 < P) recv = transfer({last}, {last});
+    prev_recv = recv;
   }
 }
 
 /// All-gather baseline: K,V of every rank gathered first (ring all-gather lowered to sends), then one
 /// attention of the local queries against every key they may see. O(L) KV memory per rank.
-void allgather(Builder& b, int P) {
-  const auto owned = contiguous_partition(b, P);
+void allgather_setup(Builder& b, int P) {
+  contiguous_partition(b, P);
+  const auto& w = b.workload();
+  const std::int64_t c = w.seq_len / P;
+  for (int r = 0; r < P; ++r) {
+    b.buffer(r, "q", BufferRole::q, c);
+    b.buffer(r, "kv", BufferRole::kv, c);
+    b.buffer(r, "kv_all", BufferRole::kv, w.seq_len);
+    b.buffer(r, "out", BufferRole::out, c);
+    b.buffer(r, "lse", BufferRole::lse, c);
+  }
+  // Causal: rows of later ranks are fully masked, so rank r attends only the prefix [0, (r+1)c).
+  for (int r = 0; r < P; ++r) b.token_set(TokenSet{{Chunk{0, w.causal ? (r + 1) * c : w.seq_len, 1}}});
+}
+
+void allgather_emit(const Builder& b, int P, int r, OpWriter& op) {
   const auto& w = b.workload();
   const std::int64_t c = w.seq_len / P;
   const Bytes kv = b.kv_bytes(c);
-  for (int r = 0; r < P; ++r) {
-    const BufferId q = b.buffer(r, "q", BufferRole::q, c);
-    const BufferId local = b.buffer(r, "kv", BufferRole::kv, c);
-    const BufferId all = b.buffer(r, "kv_all", BufferRole::kv, w.seq_len);
-    const BufferId out = b.buffer(r, "out", BufferRole::out, c);
-    const BufferId lse = b.buffer(r, "lse", BufferRole::lse, c);
-    auto block = [&](int owner) { return ByteSlice{all, kv * owner, kv}; };
-    OpId last = b.op(r, Stream::comm, 0, Copy{ByteSlice{local, Bytes{0}, kv}, block(r)});
-    for (int s = 0; s + 1 < P; ++s) {
-      const auto tag = static_cast<std::uint32_t>(s);
-      b.op(r, Stream::comm, 0, Send{(r + 1) % P, block((r - s + P) % P), tag}, {}, tag + 1);
-      last = b.op(r, Stream::comm, 0, Recv{(r + P - 1) % P, block((r - s - 1 + P) % P), tag}, {}, tag + 1);
-    }
-    // Causal: rows of later ranks are fully masked, so attend only the prefix [0, (r+1)c).
-    const std::int64_t visible = w.causal ? (r + 1) * c : w.seq_len;
-    const TokenSetId kv_pos = b.token_set(TokenSet{{Chunk{0, visible, 1}}});
-    b.op(r, Stream::compute, 1,
-         b.attend(TokenSlice{q, 0, c, owned[static_cast<std::size_t>(r)]}, TokenSlice{all, 0, visible, kv_pos}, out,
-                  lse),
-         {last});
+  const BufferId q = b.buffer_named(r, "q");
+  const BufferId local = b.buffer_named(r, "kv");
+  const BufferId all = b.buffer_named(r, "kv_all");
+  const BufferId out = b.buffer_named(r, "out");
+  const BufferId lse = b.buffer_named(r, "lse");
+  auto block = [&](int owner) { return ByteSlice{all, kv * owner, kv}; };
+  op.reserve(2 * static_cast<std::size_t>(P) + 1);
+  OpId last = op(Stream::comm, 0, Copy{ByteSlice{local, Bytes{0}, kv}, block(r)});
+  for (int s = 0; s + 1 < P; ++s) {
+    const auto tag = static_cast<std::uint32_t>(s);
+    op(Stream::comm, 0, Send{(r + 1) % P, block((r - s + P) % P), tag}, {}, tag + 1);
+    last = op(Stream::comm, 0, Recv{(r + P - 1) % P, block((r - s - 1 + P) % P), tag}, {}, tag + 1);
   }
+  const std::int64_t visible = w.causal ? (r + 1) * c : w.seq_len;
+  const TokenSetId kv_pos = b.find_token_set(TokenSet{{Chunk{0, visible, 1}}});
+  op(Stream::compute, 1, b.attend(TokenSlice{q, 0, c, b.owned(r)}, TokenSlice{all, 0, visible, kv_pos}, out, lse),
+     {last});
 }
 
 struct Variant {
   std::string name;
   std::int64_t chunks_per_rank;  // seq_len must divide by ranks * this
-  std::function<void(Builder&, int)> build;
+  std::function<void(Builder&, int)> setup;
+  std::function<void(const Builder&, int, int, OpWriter&)> emit;
 };
 
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
-      {"ring", 1, [](Builder& b, int P) { ring(b, P, true); }},
-      {"ring_serial", 1, [](Builder& b, int P) { ring(b, P, false); }},
-      {"allgather", 1, [](Builder& b, int P) { allgather(b, P); }},
+      {"ring", 1, ring_setup, [](const Builder& b, int P, int r, OpWriter& w) { ring_emit(b, P, r, w, true); }},
+      {"ring_serial", 1, ring_setup, [](const Builder& b, int P, int r, OpWriter& w) { ring_emit(b, P, r, w, false); }},
+      {"allgather", 1, allgather_setup, allgather_emit},
   };
   return v;
 }
@@ -345,13 +392,45 @@ std::string check_spec(const Workload& w, const ScheduleSpec& spec, std::string&
   return {};
 }
 
-Schedule generate(const Workload& w, const ScheduleSpec& spec) {
+struct ScheduleGenerator::State {
+  State(const Workload& w, const ScheduleSpec& spec) : builder(w, spec), variant(find_variant(spec.variant)), ranks(spec.ranks) {}
+  Builder builder;
+  const Variant* variant;
+  int ranks;
+};
+
+ScheduleGenerator::ScheduleGenerator(const Workload& w, const ScheduleSpec& spec) {
   std::string field;
   if (auto why = check_spec(w, spec, field); !why.empty()) throw ValidationError(fmt::format("{}: {}", field, why));
-  Builder b(w, spec);
-  find_variant(spec.variant)->build(b, spec.ranks);
-  return b.finish();
+  state_ = std::make_unique<State>(w, spec);
+  state_->variant->setup(state_->builder, spec.ranks);
 }
+
+ScheduleGenerator::~ScheduleGenerator() = default;
+
+const Schedule& ScheduleGenerator::header() const { return state_->builder.schedule(); }
+
+const RankProgram& ScheduleGenerator::rank(std::size_t r, RankProgram& scratch) const {
+  const auto& header = state_->builder.schedule();
+  if (r >= header.ranks.size()) throw Error(fmt::format("generator: no rank {} (of {})", r, header.ranks.size()));
+  scratch.buffers = header.ranks[r].buffers;
+  OpWriter writer(scratch.ops);
+  state_->variant->emit(state_->builder, state_->ranks, static_cast<int>(r), writer);
+  return scratch;
+}
+
+Schedule ScheduleGenerator::take() && {
+  // Each rank's ops go straight into the header's own rank (emit reads only buffers, token sets and the
+  // partition), then the whole schedule moves out.
+  Schedule& s = state_->builder.schedule();
+  for (std::size_t r = 0; r < s.ranks.size(); ++r) {
+    OpWriter writer(s.ranks[r].ops);
+    state_->variant->emit(state_->builder, state_->ranks, static_cast<int>(r), writer);
+  }
+  return std::move(s);
+}
+
+Schedule generate(const Workload& w, const ScheduleSpec& spec) { return ScheduleGenerator(w, spec).take(); }
 
 Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv) {
   return flops_of(w, set_weight(w, q, kv));

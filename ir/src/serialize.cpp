@@ -234,6 +234,35 @@ std::string schedule_hash(const Schedule& s) {
   return fmt::format("{:016x}", h.h);
 }
 
+namespace {
+// The same bytes as hashing the materialised schedule: every field of the header as describe() lists
+// it, with `ranks` fed one rank at a time from the source.
+struct HeaderHasher {
+  Hasher& h;
+  const ScheduleSource& source;
+  template <class T>
+  void operator()(std::string_view name, const T& value) {
+    if constexpr (std::is_same_v<T, std::vector<RankProgram>>) {
+      if (name == "ranks") {
+        h.integer(static_cast<std::int64_t>(value.size()));
+        RankProgram scratch;
+        for (std::size_t r = 0; r < value.size(); ++r) h.feed(source.rank(r, scratch));
+        return;
+      }
+    }
+    h.feed(value);
+  }
+};
+}  // namespace
+
+std::string schedule_hash(const ScheduleSource& source) {
+  Hasher h;
+  h.integer(kFormatVersion);
+  HeaderHasher hh{h, source};
+  detail::describe(hh, source.header());
+  return fmt::format("{:016x}", h.h);
+}
+
 const char* to_string(DType v) noexcept { return EnumNames<DType>::names[static_cast<std::size_t>(v)].data(); }
 const char* to_string(Pass v) noexcept { return EnumNames<Pass>::names[static_cast<std::size_t>(v)].data(); }
 const char* to_string(PartitionKind v) noexcept {

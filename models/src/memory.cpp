@@ -22,10 +22,13 @@ Bytes kernel_workspace(const ir::RankProgram& rank, const ir::Workload& w) noexc
 }
 
 RankMemory rank_memory(const ir::Schedule& s, std::size_t r, const MemoryOptions& opt) {
-  const auto& rank = s.ranks.at(r);
+  return rank_memory(s.workload, s.ranks.at(r), opt);
+}
+
+RankMemory rank_memory(const ir::Workload& w, const ir::RankProgram& rank, const MemoryOptions& opt) {
   RankMemory m;
   for (const auto& b : rank.buffers) m.buffers += b.bytes;
-  m.workspace = kernel_workspace(rank, s.workload);
+  m.workspace = kernel_workspace(rank, w);
   m.overhead = opt.framework_overhead;
   return m;
 }

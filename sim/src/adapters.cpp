@@ -15,8 +15,8 @@ ModelsCostModel::ModelsCostModel(const models::ComputeModel& compute, const mode
                                  models::MemoryOptions memory)
     : compute_(compute), comm_(comm), interference_(comm.params()), memory_(memory) {}
 
-Time ModelsCostModel::op_time(const ir::Schedule& s, std::int32_t rank, const ir::Op& op) const {
-  return compute_.op_time(op, s.workload, s.ranks.at(static_cast<std::size_t>(rank)));
+Time ModelsCostModel::op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const {
+  return compute_.op_time(op, w, rank);
 }
 
 TransferCost ModelsCostModel::transfer(Bytes bytes, const topology::Route& route) const {
@@ -30,8 +30,8 @@ double ModelsCostModel::interference(const topology::Route& route) const {
   return interference_.compute_slowdown(route);
 }
 
-Bytes ModelsCostModel::peak_memory(const ir::Schedule& s, std::int32_t rank) const {
-  return models::rank_memory(s, static_cast<std::size_t>(rank), memory_).total();
+Bytes ModelsCostModel::peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const {
+  return models::rank_memory(w, rank, memory_).total();
 }
 
 LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides) {

@@ -63,49 +63,44 @@ constexpr std::uint8_t kFar = 255;
 static_assert(sizeof(SimOp) == 48);
 static_assert(std::is_trivially_copyable_v<SimOp>);
 
-// A fixed-size array of trivially copyable records, left uninitialised (compile() writes every one).
-// It is mapped directly and marked for transparent huge pages: at large P it is gigabytes, and with 4 KiB
-// pages both its first touch (a page fault per 85 records) and the run's scattered accesses (a TLB
-// miss per rank visited) dominate the simulation (docs/simulator.md, "scale").
+// A growable array of trivially copyable records in fixed-size chunks, each mapped directly and marked
+// for transparent huge pages. compile() appends as it reads ranks from a source whose total size it does
+// not know in advance; chunks never move, so growing copies nothing. At large P the array is gigabytes,
+// and with 4 KiB pages both its first touch (a page fault per 85 records) and the run's scattered
+// accesses (a TLB miss per rank visited) dominate the simulation (docs/simulator.md, "scale").
 template <typename T>
-class BigArray {
+class ChunkedArray {
+  static_assert(std::is_trivially_copyable_v<T>);
+  static constexpr unsigned kShift = 20;  // 2^20 records a chunk (48 MiB of SimOps)
+  static constexpr std::size_t kChunk = std::size_t{1} << kShift;
+  static constexpr std::size_t kBytes = kChunk * sizeof(T);
+
  public:
-  BigArray() = default;
-  BigArray(const BigArray&) = delete;
-  BigArray& operator=(const BigArray&) = delete;
-  ~BigArray() { release(); }
-  void allocate(std::size_t n) {
-    release();
-    size_ = n;
-    if (n == 0) return;
-    constexpr std::size_t kHuge = std::size_t{2} << 20;
-    mapped_ = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
-    void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-      mapped_ = 0;
-      throw std::bad_alloc();
+  ChunkedArray() = default;
+  ChunkedArray(const ChunkedArray&) = delete;
+  ChunkedArray& operator=(const ChunkedArray&) = delete;
+  ~ChunkedArray() {
+    for (T* c : chunks_) ::munmap(c, kBytes);
+  }
+  /// A new record at the end, zeroed.
+  T& append() {
+    if (size_ == chunks_.size() * kChunk) {
+      void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      ::madvise(p, kBytes, MADV_HUGEPAGE);  // advice only: without THP it is 4 KiB pages, still correct
+      chunks_.push_back(static_cast<T*>(p));
     }
-    ::madvise(p, mapped_, MADV_HUGEPAGE);  // advice only: without THP it is 4 KiB pages, still correct
-    data_ = static_cast<T*>(p);
+    T& t = (*this)[size_++];
+    t = T{};
+    return t;
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  T& operator[](std::size_t i) noexcept { return data_[i]; }
-  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
-  T* begin() noexcept { return data_; }
-  T* end() noexcept { return data_ + size_; }
-  const T* begin() const noexcept { return data_; }
-  const T* end() const noexcept { return data_ + size_; }
+  T& operator[](std::size_t i) noexcept { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  const T& operator[](std::size_t i) const noexcept { return chunks_[i >> kShift][i & (kChunk - 1)]; }
 
  private:
-  void release() noexcept {
-    if (data_ != nullptr) ::munmap(data_, mapped_);
-    data_ = nullptr;
-    size_ = 0;
-    mapped_ = 0;
-  }
-  T* data_ = nullptr;
+  std::vector<T*> chunks_;
   std::size_t size_ = 0;
-  std::size_t mapped_ = 0;
 };
 
 struct StreamState {
@@ -238,10 +233,15 @@ SimulationError::SimulationError(const std::string& summary, std::vector<Waiter>
 // The interpreter
 
 struct Simulator::Impl {
-  Impl(const ir::Schedule& s, const Platform& p, std::vector<std::int32_t> g, const CostModel& c, SimOptions o)
-      : schedule(s), platform(p), gpu_of_rank(std::move(g)), cost(c), options(o), network(queue, o.record_link_timeline) {}
+  Impl(const ir::ScheduleSource& src, std::unique_ptr<ir::StoredSource> owned, const Platform& p,
+       std::vector<std::int32_t> g, const CostModel& c, SimOptions o)
+      : stored(std::move(owned)), source(stored ? *stored : src), schedule(source.header()), platform(p),
+        gpu_of_rank(std::move(g)), cost(c), options(o), network(queue, o.record_link_timeline) {}
 
-  const ir::Schedule& schedule;
+  std::unique_ptr<ir::StoredSource> stored;  // when constructed from a Schedule
+  const ir::ScheduleSource& source;          // rank programs, read in turn by compile() (and again only
+                                             // for the trace and error messages)
+  const ir::Schedule& schedule;              // the header: everything but the ops
   const Platform& platform;
   std::vector<std::int32_t> gpu_of_rank;
   const CostModel& cost;
@@ -250,7 +250,7 @@ struct Simulator::Impl {
   FlowNetwork network;
 
   std::vector<std::uint32_t> rank_base;  // global index of each rank's op 0; back() = total
-  BigArray<SimOp> ops;
+  ChunkedArray<SimOp> ops;
   std::vector<std::uint32_t> deps;       // dependencies of ops with more than one (global op indices)
   std::vector<StreamState> streams;      // rank * kStreams + stream
   // Compile-time only: each rank's sends then recvs (global op indices), from comm_begin[r]; sends in
@@ -265,6 +265,7 @@ struct Simulator::Impl {
   Time now{0};
   std::uint64_t done = 0;
   std::uint64_t events = 0;
+  std::vector<Bytes> peak_memory;  // per rank, priced while compile() has its program
   Flops attend_flops{0};       // sum over Attend ops (for single_gpu_time, without another IR pass)
   Flops attend_grad_flops{0};  // sum over AttendGrad ops
   bool ran = false;
@@ -335,19 +336,11 @@ void Simulator::Impl::compile() {
   }
   constexpr const char* kTooLarge = "schedule too large for the simulator (2^32 ops)";
   rank_base.assign(nranks + 1, 0);
-  std::uint64_t total = 0;
-  for (std::size_t r = 0; r < nranks; ++r) {
-    rank_base[r] = static_cast<std::uint32_t>(total);
-    total += schedule.ranks[r].ops.size();
-    if (total >= kNone) throw ValidationError(kTooLarge);
-  }
-  rank_base[nranks] = static_cast<std::uint32_t>(total);
-  ops.allocate(total);
   streams.assign(nranks * kStreams, StreamState{});
   gpus.resize(static_cast<std::size_t>(platform.gpu_count()));
   comm_begin.assign(nranks + 1, 0);
   recv_begin.assign(nranks, 0);
-  comm.reserve(total);  // address space only: pages are touched as sends and recvs are appended
+  peak_memory.reserve(nranks);
 
   // One pass over the IR. A send's or recv's peer, bytes and tag wait in its (still unused) issued,
   // ended and x fields until match() and price_transfers() have consumed them.
@@ -355,9 +348,14 @@ void Simulator::Impl::compile() {
   std::uint64_t total_deps = 0;
   bool bad_peer = false;
   std::vector<std::uint32_t> rank_recvs;
+  ir::RankProgram scratch;
   for (std::size_t r = 0; r < nranks; ++r) {
-    const auto& prog = schedule.ranks[r].ops;
-    const std::uint32_t base = rank_base[r];
+    const ir::RankProgram& program = source.rank(r, scratch);
+    const auto& prog = program.ops;
+    if (ops.size() + prog.size() >= kNone) throw ValidationError(kTooLarge);
+    const auto base = static_cast<std::uint32_t>(ops.size());
+    rank_base[r] = base;
+    peak_memory.push_back(cost.peak_memory(schedule.workload, program));
     comm_begin[r] = static_cast<std::uint32_t>(comm.size());
     rank_recvs.clear();
     std::array<std::uint32_t, kStreams> last{};
@@ -369,8 +367,7 @@ void Simulator::Impl::compile() {
       if (stream >= kStreams) throw ValidationError(fmt::format("rank {} op {}: bad stream", r, k));
       if (op.deps.size() > 0xffff) throw ValidationError(fmt::format("rank {} op {}: too many dependencies", r, k));
       const std::uint32_t gi = base + static_cast<std::uint32_t>(k);
-      SimOp& so = ops[gi];
-      so = SimOp{};
+      SimOp& so = ops.append();
       so.partner = kNone;
       so.rank = static_cast<std::uint32_t>(r);
       so.phase = op.phase;
@@ -409,7 +406,7 @@ void Simulator::Impl::compile() {
         else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) attend_grad_flops += g->flops;
         const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
         cls = compute_stream ? OpClass::gpu : OpClass::timed;
-        so.x = cost.op_time(schedule, static_cast<std::int32_t>(r), op).value;
+        so.x = cost.op_time(schedule.workload, program, op).value;
         if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, k));
       }
       so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2 |
@@ -425,6 +422,7 @@ void Simulator::Impl::compile() {
     recv_begin[r] = static_cast<std::uint32_t>(comm.size());
     comm.insert(comm.end(), rank_recvs.begin(), rank_recvs.end());
   }
+  rank_base[nranks] = static_cast<std::uint32_t>(ops.size());
   comm_begin[nranks] = static_cast<std::uint32_t>(comm.size());
   if (bad_peer) match_legacy();  // names the first bad peer, as it always did
   match();
@@ -495,8 +493,9 @@ void Simulator::Impl::match_legacy() {
   std::vector<MatchKey> sends;
   std::vector<MatchKey> recvs;
   const auto nranks = static_cast<std::int64_t>(schedule.ranks.size());
+  ir::RankProgram scratch;
   for (std::size_t r = 0; r < schedule.ranks.size(); ++r) {
-    const auto& prog = schedule.ranks[r].ops;
+    const auto& prog = source.rank(r, scratch).ops;
     for (std::size_t k = 0; k < prog.size(); ++k) {
       const auto gi = rank_base[r] + static_cast<std::uint32_t>(k);
       const auto me = static_cast<std::uint64_t>(r);
@@ -772,11 +771,15 @@ void Simulator::Impl::report_stuck(const std::string& why) {
   std::vector<SimulationError::Waiter> waiters;
   std::vector<std::uint32_t> stalled = network.stalled_users();
   std::sort(stalled.begin(), stalled.end());
+  ir::RankProgram scratch;
+  const ir::RankProgram* program = nullptr;  // of rank r, read when one of its ops is named
+  std::uint32_t r = 0;
   auto op_name = [&](std::uint32_t gi) {
-    return fmt::format("{} (phase {})", ir::kind_name(schedule.ranks[ops[gi].rank].ops[gi - rank_base[ops[gi].rank]].kind),
-                       ops[gi].phase);
+    if (program == nullptr) program = &source.rank(r, scratch);
+    return fmt::format("{} (phase {})", ir::kind_name(program->ops.at(gi - rank_base[r]).kind), ops[gi].phase);
   };
-  for (std::uint32_t r = 0; r + 1 < rank_base.size(); ++r) {
+  for (r = 0; r + 1 < rank_base.size(); ++r) {
+    program = nullptr;
     for (std::size_t s = 0; s < kStreams; ++s) {
       const StreamState& st = streams[r * kStreams + s];
       if (st.busy > 0) {
@@ -821,7 +824,7 @@ SimResult Simulator::Impl::results() {
   res.ops = ops.size();
   res.events = events;
   res.recomputations = network.recomputations();
-  for (const SimOp& op : ops) res.total = std::max(res.total, op.ended);
+  for (std::size_t i = 0; i < ops.size(); ++i) res.total = std::max(res.total, ops[i].ended);
   {
     std::vector<std::int32_t> used(gpu_of_rank);
     std::sort(used.begin(), used.end());
@@ -830,7 +833,7 @@ SimResult Simulator::Impl::results() {
   // Per-phase figures (see PhaseStats): step time uses the running maximum of op ends by phase, so the
   // steps of a rank add up to its finish time.
   std::uint32_t nphases = 0;
-  for (const auto& op : ops) nphases = std::max(nphases, op.phase + 1);
+  for (std::size_t i = 0; i < ops.size(); ++i) nphases = std::max(nphases, ops[i].phase + 1);
   res.phases.resize(nphases);
   for (std::uint32_t p = 0; p < nphases; ++p) res.phases[p].phase = p;
   std::vector<Time> end_by_phase(nphases);
@@ -890,7 +893,7 @@ SimResult Simulator::Impl::results() {
   res.speedup = res.total.value > 0 ? res.single_gpu / res.total : 0.0;
   res.parallel_efficiency = nranks > 0 ? res.speedup / nranks : 0.0;  // as trace::summarize defines it
   res.peak_memory.reserve(static_cast<std::size_t>(nranks));
-  for (std::int32_t r = 0; r < nranks; ++r) res.peak_memory.push_back(cost.peak_memory(schedule, r));
+  res.peak_memory = peak_memory;
   res.links = network.usage(res.total);
   for (const auto& l : res.links) {
     const double u = res.total.value > 0 && l.capacity.value > 0
@@ -900,12 +903,13 @@ SimResult Simulator::Impl::results() {
   }
   if (options.record_link_timeline) res.link_timeline = network.timeline();
   res.trace.source = "sim";
-  if (options.record_trace) res.trace.schedule_hash = ir::schedule_hash(schedule);
+  if (options.record_trace) res.trace.schedule_hash = ir::schedule_hash(source);
   res.trace.ranks = nranks;
   if (options.record_trace) {
     res.trace.records.reserve(ops.size());
+    ir::RankProgram program;
     for (std::int32_t r = 0; r < nranks; ++r) {
-      const auto& prog = schedule.ranks[static_cast<std::size_t>(r)].ops;
+      const auto& prog = source.rank(static_cast<std::size_t>(r), program).ops;
       for (std::size_t k = 0; k < prog.size(); ++k) {
         const std::uint32_t gi = rank_base[static_cast<std::size_t>(r)] + static_cast<std::uint32_t>(k);
         trace::OpRecord rec;
@@ -932,8 +936,16 @@ SimResult Simulator::Impl::results() {
 }
 
 Simulator::Simulator(const ir::Schedule& schedule, const Platform& platform, std::vector<std::int32_t> gpu_of_rank,
+                     const CostModel& cost, SimOptions options) {
+  auto stored = std::make_unique<ir::StoredSource>(schedule);
+  const ir::ScheduleSource& src = *stored;
+  impl_ = std::make_unique<Impl>(src, std::move(stored), platform, std::move(gpu_of_rank), cost, options);
+  impl_->compile();
+}
+
+Simulator::Simulator(const ir::ScheduleSource& source, const Platform& platform, std::vector<std::int32_t> gpu_of_rank,
                      const CostModel& cost, SimOptions options)
-    : impl_(std::make_unique<Impl>(schedule, platform, std::move(gpu_of_rank), cost, options)) {
+    : impl_(std::make_unique<Impl>(source, nullptr, platform, std::move(gpu_of_rank), cost, options)) {
   impl_->compile();
 }
 
@@ -990,6 +1002,12 @@ SimResult simulate(const ir::Schedule& schedule, const Platform& platform, std::
   return sim.run();
 }
 
+SimResult simulate(const ir::ScheduleSource& source, const Platform& platform, std::vector<std::int32_t> gpu_of_rank,
+                   const CostModel& cost, SimOptions options) {
+  Simulator sim(source, platform, std::move(gpu_of_rank), cost, options);
+  return sim.run();
+}
+
 Time single_gpu_time(const ir::Schedule& schedule, const CostModel& cost) {
   Flops fwd{0};
   Flops bwd{0};
@@ -1028,12 +1046,12 @@ Time single_gpu_time_of(const ir::Workload& w, Flops fwd, Flops bwd, const CostM
   if (fwd.value > 0) {
     ir::Op op;
     op.kind = ir::Attend{q, kv, 2, 3, 0, 0, heads, mask, fwd};
-    t += cost.op_time(one, 0, op);
+    t += cost.op_time(one.workload, one.ranks[0], op);
   }
   if (bwd.value > 0) {
     ir::Op op;
     op.kind = ir::AttendGrad{q, kv, 2, 3, 4, 5, 6, 0, 0, heads, mask, bwd};
-    t += cost.op_time(one, 0, op);
+    t += cost.op_time(one.workload, one.ranks[0], op);
   }
   return t;
 }
@@ -1042,7 +1060,7 @@ Time single_gpu_time_of(const ir::Workload& w, Flops fwd, Flops bwd, const CostM
 // ---------------------------------------------------------------------------------------------------
 // SimpleCostModel
 
-Time SimpleCostModel::op_time(const ir::Schedule& /*s*/, std::int32_t /*rank*/, const ir::Op& op) const {
+Time SimpleCostModel::op_time(const ir::Workload& /*w*/, const ir::RankProgram& /*rank*/, const ir::Op& op) const {
   const Flops f = ir::op_flops(op.kind);
   if (f.value > 0) return compute_time(f, p_.flop_rate);
   if (const auto* a = std::get_if<ir::Attend>(&op.kind); a != nullptr && a->mask == ir::Mask::skip) return Time{0};
@@ -1063,9 +1081,9 @@ Bandwidth SimpleCostModel::link_capacity(const topology::Hop& hop) const { retur
 
 double SimpleCostModel::interference(const topology::Route& /*route*/) const { return p_.interference; }
 
-Bytes SimpleCostModel::peak_memory(const ir::Schedule& s, std::int32_t rank) const {
+Bytes SimpleCostModel::peak_memory(const ir::Workload& /*w*/, const ir::RankProgram& rank) const {
   Bytes b{0};
-  for (const auto& buf : s.ranks.at(static_cast<std::size_t>(rank)).buffers) b += buf.bytes;
+  for (const auto& buf : rank.buffers) b += buf.bytes;
   return b;
 }
 

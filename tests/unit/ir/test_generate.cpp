@@ -3,6 +3,7 @@
 
 #include "ringlab/core/error.hpp"
 #include "ringlab/ir/generate.hpp"
+#include "ringlab/ir/serialize.hpp"
 #include "ringlab/ir/validate.hpp"
 
 using namespace ringlab;
@@ -166,4 +167,58 @@ TEST_CASE("impossible specs are refused with the offending field") {
   CHECK(check_spec(w, spec("ring", 2), field) == "kv_heads (3) must divide q_heads (4) for GQA");
   CHECK(field == "workload.kv_heads");
   CHECK_THROWS_AS((void)generate(w, spec("ring", 2)), ValidationError);
+}
+
+TEST_CASE("ScheduleGenerator gives generate()'s schedule one rank at a time, and the same hash") {
+  for (const auto& variant : variant_names()) {
+    for (const bool causal : {false, true}) {
+      for (const int P : {1, 2, 5, 8}) {
+        CAPTURE(variant);
+        CAPTURE(causal);
+        CAPTURE(P);
+        Workload w;
+        w.seq_len = 40 * P;
+        w.q_heads = 4;
+        w.kv_heads = 2;
+        w.head_dim = 16;
+        w.causal = causal;
+        ScheduleSpec spec;
+        spec.variant = variant;
+        spec.ranks = P;
+        const Schedule whole = generate(w, spec);
+        const ScheduleGenerator gen(w, spec);
+        const Schedule& head = gen.header();
+        CHECK(head.variant == whole.variant);
+        CHECK(head.workload == whole.workload);
+        CHECK(head.partition == whole.partition);
+        CHECK(head.token_sets == whole.token_sets);
+        REQUIRE(head.ranks.size() == whole.ranks.size());
+        RankProgram scratch;
+        // Out of order and twice: each rank's program depends on nothing but the header.
+        for (int r = P - 1; r >= 0; --r) {
+          const auto& prog = gen.rank(static_cast<std::size_t>(r), scratch);
+          CHECK(head.ranks[static_cast<std::size_t>(r)].ops.empty());
+          CHECK(prog == whole.ranks[static_cast<std::size_t>(r)]);
+        }
+        CHECK(gen.rank(0, scratch) == whole.ranks[0]);
+        CHECK(schedule_hash(gen) == schedule_hash(whole));
+        CHECK(schedule_hash(StoredSource(whole)) == schedule_hash(whole));
+      }
+    }
+  }
+}
+
+TEST_CASE("ScheduleGenerator refuses what generate() refuses, and ranks it does not have") {
+  Workload w;
+  w.seq_len = 100;
+  w.q_heads = 4;
+  w.kv_heads = 2;
+  w.head_dim = 16;
+  ScheduleSpec spec;
+  spec.ranks = 3;  // 100 tokens do not split in 3
+  CHECK_THROWS_WITH_AS(ScheduleGenerator(w, spec), doctest::Contains("workload.seq_len"), ValidationError);
+  spec.ranks = 4;
+  const ScheduleGenerator gen(w, spec);
+  RankProgram scratch;
+  CHECK_THROWS_WITH_AS((void)gen.rank(4, scratch), doctest::Contains("no rank 4"), Error);
 }

@@ -3,10 +3,12 @@
 // a variant name, a rank count and variant options.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ringlab/ir/schedule.hpp"
+#include "ringlab/ir/source.hpp"
 
 namespace ringlab::ir {
 
@@ -28,6 +30,29 @@ struct ScheduleSpec {
 
 /// Builds the schedule; throws ValidationError with check_spec's message if it cannot.
 [[nodiscard]] Schedule generate(const Workload& w, const ScheduleSpec& spec);
+
+/// A schedule generated one rank at a time: the header (everything but the ops) when constructed, a
+/// rank's ops each time they are asked for. Rank r's program is exactly generate()'s, so a consumer
+/// that reads ranks in turn (the simulator) never holds more than one rank's ops: at P = 4096 the
+/// ring is 58.7M ops, gigabytes materialised.
+class ScheduleGenerator final : public ScheduleSource {
+ public:
+  /// Throws ValidationError with check_spec's message if `spec` cannot be generated for `w`.
+  ScheduleGenerator(const Workload& w, const ScheduleSpec& spec);
+  ~ScheduleGenerator() override;
+  ScheduleGenerator(const ScheduleGenerator&) = delete;
+  ScheduleGenerator& operator=(const ScheduleGenerator&) = delete;
+
+  [[nodiscard]] const Schedule& header() const override;  ///< see ScheduleSource
+  /// Generates rank r's program into `scratch` (buffers copied from the header) and returns it.
+  [[nodiscard]] const RankProgram& rank(std::size_t r, RankProgram& scratch) const override;
+  /// The whole schedule (what generate() returns); the generator is spent.
+  [[nodiscard]] Schedule take() &&;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 /// Forward FLOPs of attending q positions to kv positions under w's mask, FlashAttention convention:
 /// 4*B*H*d per attended (q, k) pair, where a pair with k == q counts half under a causal mask

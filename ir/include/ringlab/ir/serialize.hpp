@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ringlab/ir/schedule.hpp"
+#include "ringlab/ir/source.hpp"
 
 namespace ringlab::ir {
 
@@ -24,6 +25,8 @@ void save_schedule(const Schedule& s, const std::string& path);
 /// A stable 64-bit content hash (FNV-1a over every field in a fixed order), as 16 hex digits. Equal
 /// schedules hash equal on every platform; any change of a field changes it.
 [[nodiscard]] std::string schedule_hash(const Schedule& s);
+/// The same hash, reading the ranks one at a time (equal to schedule_hash of the materialised schedule).
+[[nodiscard]] std::string schedule_hash(const ScheduleSource& source);
 
 /// Name of an enum value as written in files.
 [[nodiscard]] const char* to_string(DType v) noexcept;

@@ -48,6 +48,8 @@ struct MemoryCheck {
 [[nodiscard]] Bytes kernel_workspace(const ir::RankProgram& rank, const ir::Workload& w) noexcept;
 /// Footprint of rank `r` of `s`.
 [[nodiscard]] RankMemory rank_memory(const ir::Schedule& s, std::size_t r, const MemoryOptions& opt = {});
+/// The same for one rank's program (of a schedule of workload `w`), e.g. one read from a ScheduleSource.
+[[nodiscard]] RankMemory rank_memory(const ir::Workload& w, const ir::RankProgram& rank, const MemoryOptions& opt = {});
 /// Footprint of every rank against `device`'s capacity.
 [[nodiscard]] MemoryCheck check_memory(const ir::Schedule& s, const DeviceSpec& device, const MemoryOptions& opt = {});
 

@@ -36,11 +36,11 @@ class ModelsCostModel final : public CostModel {
   /// from comm's parameters, and models::rank_memory for memory. The models must outlive this object.
   ModelsCostModel(const models::ComputeModel& compute, const models::CommModel& comm,
                   models::MemoryOptions memory = {});
-  [[nodiscard]] Time op_time(const ir::Schedule& s, std::int32_t rank, const ir::Op& op) const override;  ///< compute model
+  [[nodiscard]] Time op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const override;  ///< compute model
   [[nodiscard]] TransferCost transfer(Bytes bytes, const topology::Route& route) const override;  ///< comm model
   [[nodiscard]] Bandwidth link_capacity(const topology::Hop& hop) const override;  ///< comm model
   [[nodiscard]] double interference(const topology::Route& route) const override;  ///< interference model
-  [[nodiscard]] Bytes peak_memory(const ir::Schedule& s, std::int32_t rank) const override;  ///< memory model
+  [[nodiscard]] Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< memory model
 
  private:
   const models::ComputeModel& compute_;

@@ -26,8 +26,9 @@ class CostModel {
   CostModel(const CostModel&) = delete;
   CostModel& operator=(const CostModel&) = delete;
 
-  /// Time of a GPU op (attend, merge, copy, reduce, gemm) of rank `rank` alone on an idle GPU.
-  [[nodiscard]] virtual Time op_time(const ir::Schedule& s, std::int32_t rank, const ir::Op& op) const = 0;
+  /// Time of a GPU op (attend, merge, copy, reduce, gemm) of the program `rank` (of a schedule of workload
+  /// `w`) alone on an idle GPU.
+  [[nodiscard]] virtual Time op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const = 0;
   /// Price of moving `bytes` along `route` (an empty route: both ranks on one GPU).
   [[nodiscard]] virtual TransferCost transfer(Bytes bytes, const topology::Route& route) const = 0;
   /// Capacity the flow network shares among the flows crossing `hop` (e.g. its bandwidth x efficiency).
@@ -35,8 +36,8 @@ class CostModel {
   /// Factor (>= 1) by which compute on either end's GPU slows while a transfer over `route` is in
   /// flight; with several transfers in flight on one GPU the simulator applies the largest factor.
   [[nodiscard]] virtual double interference(const topology::Route& route) const = 0;
-  /// Peak memory of rank `rank` (bytes it allocates).
-  [[nodiscard]] virtual Bytes peak_memory(const ir::Schedule& s, std::int32_t rank) const = 0;
+  /// Peak memory of a rank running the program `rank` (bytes it allocates).
+  [[nodiscard]] virtual Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const = 0;
 };
 
 /// The simplest faithful model, for tests and for hand derivations: every compute op runs at a constant
@@ -56,11 +57,11 @@ class SimpleCostModel final : public CostModel {
   };
   /// A model with parameters `p`.
   explicit SimpleCostModel(Params p) : p_(p) {}
-  [[nodiscard]] Time op_time(const ir::Schedule& s, std::int32_t rank, const ir::Op& op) const override;  ///< see class
+  [[nodiscard]] Time op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const override;  ///< see class
   [[nodiscard]] TransferCost transfer(Bytes bytes, const topology::Route& route) const override;  ///< see class
   [[nodiscard]] Bandwidth link_capacity(const topology::Hop& hop) const override;  ///< the hop's bandwidth
   [[nodiscard]] double interference(const topology::Route& route) const override;  ///< see class
-  [[nodiscard]] Bytes peak_memory(const ir::Schedule& s, std::int32_t rank) const override;  ///< see class
+  [[nodiscard]] Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< see class
   [[nodiscard]] const Params& params() const noexcept { return p_; }  ///< its parameters
 
  private:

@@ -10,6 +10,7 @@
 #include "ringlab/core/error.hpp"
 #include "ringlab/core/units.hpp"
 #include "ringlab/ir/schedule.hpp"
+#include "ringlab/ir/source.hpp"
 #include "ringlab/sim/cost_model.hpp"
 #include "ringlab/sim/event_queue.hpp"
 #include "ringlab/sim/flow_network.hpp"
@@ -116,6 +117,10 @@ class Simulator {
   /// The arguments must outlive the simulator.
   Simulator(const ir::Schedule& schedule, const Platform& platform, std::vector<std::int32_t> gpu_of_rank,
             const CostModel& cost, SimOptions options = {});
+  /// The same, reading the ranks from `source` one at a time (each once, while constructing; again only
+  /// to record the trace or name the ops of a deadlock): a generator's schedule is never materialised.
+  Simulator(const ir::ScheduleSource& source, const Platform& platform, std::vector<std::int32_t> gpu_of_rank,
+            const CostModel& cost, SimOptions options = {});
   ~Simulator();
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
@@ -130,6 +135,10 @@ class Simulator {
 
 /// Convenience: Simulator(schedule, platform, gpu_of_rank, cost, options).run().
 [[nodiscard]] SimResult simulate(const ir::Schedule& schedule, const Platform& platform,
+                                 std::vector<std::int32_t> gpu_of_rank, const CostModel& cost,
+                                 SimOptions options = {});
+/// Convenience: Simulator(source, platform, gpu_of_rank, cost, options).run().
+[[nodiscard]] SimResult simulate(const ir::ScheduleSource& source, const Platform& platform,
                                  std::vector<std::int32_t> gpu_of_rank, const CostModel& cost,
                                  SimOptions options = {});
 
