@@ -64,9 +64,9 @@ Run simulate_file(const std::string& path, const std::vector<std::string>& overr
   auto& x = run.loaded;
   sim::SimOptions options;
   options.record_link_timeline = link_timeline;
-  run.result = sim::simulate(x.schedule, *x.platform, x.gpu_of_rank, *x.cost, options);
+  run.result = sim::simulate(*x.schedule, *x.platform, x.gpu_of_rank, *x.cost, options);
   const topology::Cluster* cluster = x.cluster.get();
-  run.summary = sim::make_summary(run.result, x.schedule,
+  run.summary = sim::make_summary(run.result, x.schedule->header(),
                                   [cluster](topology::LinkId id) { return sim::link_name(*cluster, id); });
   return run;
 }
@@ -190,16 +190,16 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
     }
     if (!args->csv.empty()) trace::write_phase_csv(args->csv, run.result.trace);
     if (!args->svg.empty()) {
-      const std::string title = fmt::format("{}: {} on {} ranks, {}", x.experiment.name, x.schedule.variant,
-                                            x.schedule.ranks.size(), x.cluster->name());
+      const std::string title = fmt::format("{}: {} on {} ranks, {}", x.experiment.name, x.schedule->header().variant,
+                                            x.schedule->header().ranks.size(), x.cluster->name());
       write_file_atomic(args->svg, sim::timeline_svg(run.result, x.gpu_of_rank, title));
     }
     if (args->format == "json") {
       fmt::print("{}\n", trace::to_json(run.summary));
     } else {
       fmt::print("experiment  {} ({})\ncluster     {} ({} GPUs)\nschedule    {} on {} ranks, hash {}\n\n",
-                 x.experiment.name, x.experiment.file, x.cluster->name(), x.cluster->gpu_count(), x.schedule.variant,
-                 x.schedule.ranks.size(), run.summary.schedule_hash);
+                 x.experiment.name, x.experiment.file, x.cluster->name(), x.cluster->gpu_count(), x.schedule->header().variant,
+                 x.schedule->header().ranks.size(), run.summary.schedule_hash);
       fmt::print("{}", sim::format_table(run.summary, run.result));
       if (run.result.busiest) {
         fmt::print("                    {}\n", sim::link_name(*x.cluster, run.result.busiest->usage.link));

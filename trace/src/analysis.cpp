@@ -9,18 +9,23 @@
 
 namespace ringlab::trace::detail {
 
-std::vector<Interval> union_of(std::vector<Interval> intervals) {
-  std::sort(intervals.begin(), intervals.end());
-  std::vector<Interval> out;
-  for (const auto& iv : intervals) {
-    if (iv.second <= iv.first) continue;  // empty intervals do not make anything busy
-    if (!out.empty() && iv.first <= out.back().second) {
-      out.back().second = std::max(out.back().second, iv.second);
+void union_in_place(std::vector<Interval>& v) {
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i].second <= v[i].first) continue;  // empty intervals do not make anything busy
+    if (out > 0 && v[i].first <= v[out - 1].second) {
+      v[out - 1].second = std::max(v[out - 1].second, v[i].second);
     } else {
-      out.push_back(iv);
+      v[out++] = v[i];
     }
   }
-  return out;
+  v.resize(out);
+}
+
+std::vector<Interval> union_of(std::vector<Interval> intervals) {
+  union_in_place(intervals);
+  return intervals;
 }
 
 std::int64_t measure(const std::vector<Interval>& u) noexcept {
@@ -46,62 +51,127 @@ std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vec
   return total;
 }
 
+namespace {
+
+// Stable counting sort of `items` by key(item) - lo, keys in [lo, lo + span): linear in items + span.
+template <class T, class Key>
+std::vector<T> bucket_sort(const std::vector<T>& items, std::int64_t lo, std::size_t span, Key key,
+                           std::vector<std::size_t>& starts) {
+  starts.assign(span + 1, 0);
+  for (const auto& it : items) ++starts[static_cast<std::size_t>(key(it) - lo) + 1];
+  for (std::size_t k = 0; k < span; ++k) starts[k + 1] += starts[k];
+  std::vector<std::size_t> next(starts.begin(), starts.end() - 1);
+  std::vector<T> out(items.size());
+  for (const auto& it : items) out[next[static_cast<std::size_t>(key(it) - lo)]++] = it;
+  return out;
+}
+
+}  // namespace
+
 Analysis analyse(const Trace& trace) {
   Analysis an;
-  struct Lists {
-    std::vector<Interval> compute;
-    std::vector<Interval> comm;
-  };
-  std::map<std::int32_t, Lists> rank_lists;
-  std::map<std::pair<std::uint32_t, std::int32_t>, Lists> phase_lists;
-  bool first = true;
-  for (const auto& r : trace.records) {
+  const auto& recs = trace.records;
+  if (recs.empty()) return an;
+  std::int32_t rank_lo = recs.front().rank;
+  std::int32_t rank_hi = rank_lo;
+  an.first_start = recs.front().start.value;
+  an.last_end = recs.front().end.value;
+  for (const auto& r : recs) {
     if (r.end < r.start) {
       throw Error(fmt::format("trace record of rank {} op {} ({}) ends before it starts", r.rank, r.op, r.kind));
     }
-    const Interval iv{r.start.value, r.end.value};
-    const bool comm = is_comm_kind(r.kind);
-    auto& rl = rank_lists[r.rank];
-    auto& pl = phase_lists[{r.phase, r.rank}];
-    (comm ? rl.comm : rl.compute).push_back(iv);
-    (comm ? pl.comm : pl.compute).push_back(iv);
-    auto [it, inserted] = an.by_phase_rank.try_emplace({r.phase, r.rank});
-    auto& st = it->second;
-    if (inserted) {
-      st.start = iv.first;
-      st.end = iv.second;
-    } else {
-      st.start = std::min(st.start, iv.first);
-      st.end = std::max(st.end, iv.second);
+    rank_lo = std::min(rank_lo, r.rank);
+    rank_hi = std::max(rank_hi, r.rank);
+    an.first_start = std::min(an.first_start, r.start.value);
+    an.last_end = std::max(an.last_end, r.end.value);
+  }
+  // Records grouped by rank (ranks are dense in practice: 0 .. P-1), in trace order within a rank.
+  std::vector<std::uint32_t> index(recs.size());
+  for (std::size_t i = 0; i < recs.size(); ++i) index[i] = static_cast<std::uint32_t>(i);
+  std::vector<std::size_t> rank_starts;
+  const auto rank_span = static_cast<std::size_t>(static_cast<std::int64_t>(rank_hi) - rank_lo + 1);
+  if (rank_span > 4 * recs.size() + 1024) {
+    // Sparse rank numbers: sort instead of bucketing by value.
+    std::stable_sort(index.begin(), index.end(), [&](std::uint32_t a, std::uint32_t b) { return recs[a].rank < recs[b].rank; });
+    rank_starts = {0};
+    for (std::size_t i = 1; i <= index.size(); ++i) {
+      if (i == index.size() || recs[index[i]].rank != recs[index[i - 1]].rank) rank_starts.push_back(i);
     }
-    ++st.ops;
-    st.bytes += r.bytes.value;
-    st.flops += r.flops.value;
-    if (first) {
-      an.first_start = iv.first;
-      an.last_end = iv.second;
-      first = false;
+  } else {
+    index = bucket_sort(index, rank_lo, rank_span, [&](std::uint32_t i) { return recs[i].rank; }, rank_starts);
+  }
+  std::vector<std::pair<std::pair<std::uint32_t, std::int32_t>, RankPhaseStats>> by_rank_phase;
+  std::vector<Interval> compute_all, comm_all, compute, comm;
+  std::vector<std::uint32_t> mine;
+  std::vector<std::size_t> phase_starts;
+  for (std::size_t g = 0; g + 1 < rank_starts.size(); ++g) {
+    if (rank_starts[g] == rank_starts[g + 1]) continue;
+    mine.assign(index.begin() + static_cast<std::ptrdiff_t>(rank_starts[g]),
+                index.begin() + static_cast<std::ptrdiff_t>(rank_starts[g + 1]));
+    const std::int32_t rank = recs[mine.front()].rank;
+    compute_all.clear();
+    comm_all.clear();
+    std::uint32_t phase_lo = recs[mine.front()].phase;
+    std::uint32_t phase_hi = phase_lo;
+    for (const auto i : mine) {
+      const auto& r = recs[i];
+      (is_comm_kind(r.kind) ? comm_all : compute_all).emplace_back(r.start.value, r.end.value);
+      phase_lo = std::min(phase_lo, r.phase);
+      phase_hi = std::max(phase_hi, r.phase);
+    }
+    const auto cu = union_of(std::move(compute_all));
+    const auto mu = union_of(std::move(comm_all));
+    compute_all = {};
+    comm_all = {};
+    an.by_rank.push_back({rank, RankStats{measure(mu), intersection_measure(mu, cu)}});
+    // This rank's records by phase (a rank's phase numbers are dense too: its ring steps).
+    const std::size_t phase_span = std::size_t{phase_hi} - phase_lo + 1;
+    const bool sparse = phase_span > 4 * mine.size() + 1024;
+    if (sparse) {
+      std::stable_sort(mine.begin(), mine.end(), [&](std::uint32_t a, std::uint32_t b) { return recs[a].phase < recs[b].phase; });
     } else {
-      an.first_start = std::min(an.first_start, iv.first);
-      an.last_end = std::max(an.last_end, iv.second);
+      mine = bucket_sort(mine, phase_lo, phase_span, [&](std::uint32_t i) { return recs[i].phase; }, phase_starts);
+    }
+    for (std::size_t a = 0; a < mine.size();) {
+      const std::uint32_t phase = recs[mine[a]].phase;
+      RankPhaseStats st;
+      st.start = recs[mine[a]].start.value;
+      st.end = recs[mine[a]].end.value;
+      compute.clear();
+      comm.clear();
+      std::size_t b = a;
+      for (; b < mine.size() && recs[mine[b]].phase == phase; ++b) {
+        const auto& r = recs[mine[b]];
+        st.start = std::min(st.start, r.start.value);
+        st.end = std::max(st.end, r.end.value);
+        ++st.ops;
+        st.bytes += r.bytes.value;
+        st.flops += r.flops.value;
+        (is_comm_kind(r.kind) ? comm : compute).emplace_back(r.start.value, r.end.value);
+      }
+      union_in_place(compute);
+      union_in_place(comm);
+      st.compute = measure(compute);
+      st.comm = measure(comm);
+      st.exposed = st.comm - intersection_measure(comm, cu);
+      by_rank_phase.push_back({{phase, rank}, st});
+      a = b;
     }
   }
-  std::map<std::int32_t, std::vector<Interval>> compute_union;
-  for (auto& [rank, lists] : rank_lists) {
-    auto cu = union_of(std::move(lists.compute));
-    const auto mu = union_of(std::move(lists.comm));
-    auto& rs = an.by_rank[rank];
-    rs.comm = measure(mu);
-    rs.hidden = intersection_measure(mu, cu);
-    compute_union[rank] = std::move(cu);
+  // (rank, phase) order -> (phase, rank) order. Ranks ascend within each phase because ranks were
+  // visited in ascending order and the sort is stable.
+  std::uint32_t phase_lo = by_rank_phase.front().first.first;
+  std::uint32_t phase_hi = phase_lo;
+  for (const auto& e : by_rank_phase) {
+    phase_lo = std::min(phase_lo, e.first.first);
+    phase_hi = std::max(phase_hi, e.first.first);
   }
-  for (auto& [key, lists] : phase_lists) {
-    auto& st = an.by_phase_rank[key];
-    const auto cu = union_of(std::move(lists.compute));
-    const auto mu = union_of(std::move(lists.comm));
-    st.compute = measure(cu);
-    st.comm = measure(mu);
-    st.exposed = st.comm - intersection_measure(mu, compute_union[key.second]);
+  const std::size_t phase_span = std::size_t{phase_hi} - phase_lo + 1;
+  if (phase_span > 4 * by_rank_phase.size() + 1024) {
+    std::stable_sort(by_rank_phase.begin(), by_rank_phase.end(), [](const auto& x, const auto& y) { return x.first.first < y.first.first; });
+    an.by_phase_rank = std::move(by_rank_phase);
+  } else {
+    an.by_phase_rank = bucket_sort(by_rank_phase, phase_lo, phase_span, [](const auto& e) { return e.first.first; }, phase_starts);
   }
   return an;
 }

@@ -15,6 +15,8 @@ using Interval = std::pair<std::int64_t, std::int64_t>;
 
 /// Sorts and merges overlapping or touching intervals into a disjoint, sorted union.
 [[nodiscard]] std::vector<Interval> union_of(std::vector<Interval> intervals);
+/// The same in place (no allocation: scratch vectors are reused per phase).
+void union_in_place(std::vector<Interval>& intervals);
 /// Total length of a disjoint union.
 [[nodiscard]] std::int64_t measure(const std::vector<Interval>& u) noexcept;
 /// Length of the intersection of two disjoint sorted unions.
@@ -38,10 +40,12 @@ struct RankStats {
   std::int64_t hidden = 0;       ///< comm busy while compute is busy
 };
 
-/// Everything summarize() and the CSV need.
+/// Everything summarize() and the CSV need. Flat sorted vectors, not maps: a trace of a P = 4096 ring has
+/// 58.7M records and 16.8M (phase, rank) pairs.
 struct Analysis {
-  std::map<std::pair<std::uint32_t, std::int32_t>, RankPhaseStats> by_phase_rank;  ///< (phase, rank)
-  std::map<std::int32_t, RankStats> by_rank;  ///< per rank
+  /// ((phase, rank), stats), sorted by phase then rank; only pairs with records.
+  std::vector<std::pair<std::pair<std::uint32_t, std::int32_t>, RankPhaseStats>> by_phase_rank;
+  std::vector<std::pair<std::int32_t, RankStats>> by_rank;  ///< (rank, stats), sorted by rank
   std::int64_t first_start = 0;               ///< earliest start (0 when empty)
   std::int64_t last_end = 0;                  ///< latest end (0 when empty)
 };

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "analysis.hpp"
 #include "ringlab/core/error.hpp"
@@ -35,16 +34,18 @@ Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& var
   s.ranks = ranks;
   s.total_time_s = ps_to_s(an.last_end - an.first_start);
 
-  std::map<std::uint32_t, PhaseSummary> phases;
+  // by_phase_rank is sorted by phase: one PhaseSummary per run of equal phases.
   for (const auto& [key, st] : an.by_phase_rank) {
-    auto& p = phases[key.first];
-    p.phase = key.first;
+    if (s.phases.empty() || s.phases.back().phase != key.first) {
+      s.phases.emplace_back();
+      s.phases.back().phase = key.first;
+    }
+    auto& p = s.phases.back();
     p.time_s = std::max(p.time_s, ps_to_s(st.end - st.start));
     p.compute_s = std::max(p.compute_s, ps_to_s(st.compute));
     p.comm_s = std::max(p.comm_s, ps_to_s(st.comm));
     p.exposed_comm_s = std::max(p.exposed_comm_s, ps_to_s(st.exposed));
   }
-  for (const auto& [phase, p] : phases) s.phases.push_back(p);
 
   std::int64_t comm = 0;
   std::int64_t hidden = 0;

@@ -329,7 +329,7 @@ TEST_CASE("the loop at P = 2: calibrate, simulate, run, compare") {
   sim_overrides.push_back("topology=" + topo);
   auto x = sim::load_for_simulation(exp, sim_overrides);
   CHECK(x.compute->device().name == "cpu-host (calibrated)");
-  const auto predicted = sim::simulate(x.schedule, *x.platform, x.gpu_of_rank, *x.cost);
+  const auto predicted = sim::simulate(*x.schedule, *x.platform, x.gpu_of_rank, *x.cost);
 
   // Measured: the same experiment on the cpu backend.
   const auto e = ir::load_experiment(exp, small);

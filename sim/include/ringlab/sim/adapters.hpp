@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ringlab/ir/experiment.hpp"
+#include "ringlab/ir/generate.hpp"
 #include "ringlab/models/comm.hpp"
 #include "ringlab/models/compute.hpp"
 #include "ringlab/models/interference.hpp"
@@ -52,7 +53,7 @@ class ModelsCostModel final : public CostModel {
 /// Everything `ringlab simulate` needs for one experiment, loaded and owned together.
 struct LoadedExperiment {
   ir::Experiment experiment;                        ///< the parsed file (after --set overrides)
-  ir::Schedule schedule;                            ///< generated from it
+  std::unique_ptr<ir::ScheduleGenerator> schedule;  ///< its schedule, generated rank by rank as simulated
   std::unique_ptr<topology::Cluster> cluster;       ///< its topology
   std::vector<std::int32_t> gpu_of_rank;            ///< its placement
   std::unique_ptr<models::ComputeModel> compute;    ///< compute model of the cluster's device
@@ -61,7 +62,8 @@ struct LoadedExperiment {
   std::unique_ptr<ClusterPlatform> platform;        ///< the cluster, as the simulator sees it
 };
 
-/// Loads an experiment file with `overrides`, generates its schedule, loads its topology and the
+/// Loads an experiment file with `overrides`, prepares its schedule's generator (the simulator streams the
+/// ranks from it: a schedule of millions of ops is never held whole), loads its topology and the
 /// topology's device, places the ranks and builds the models ("table" compute model: measured rates
 /// where the device file has them, the parametric curve elsewhere). Errors name the file and field.
 [[nodiscard]] LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides = {});
