@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "cluster_impl.hpp"
 
@@ -202,9 +203,14 @@ class Router {
     auto it = cached.find(b);
     if (it == cached.end()) {
       const State origin = state(gpus_[static_cast<std::size_t>(a)], kOrigin);
+      const State target = state(gpus_[static_cast<std::size_t>(b)], kArrival);
       if (dist_source_ != a) {
-        shortest_from(origin);
+        // The first destination asked of a source: stop once it and everything labelled no worse are
+        // final (a ring asks one destination per source, mostly a GPU of the same node).
+        shortest_from(origin, target);
         dist_source_ = a;
+      } else if (!dist_complete_) {
+        shortest_from(origin, std::nullopt);  // a second destination: the whole tree, once
       }
       std::vector<LinkId> reversed;
       std::vector<StateGraph::edge_descriptor> candidates;
@@ -220,11 +226,39 @@ class Router {
     return static_cast<State>(v) * std::size_t{kSlots} + static_cast<std::size_t>(slot);
   }
 
-  void shortest_from(State origin) {
+  // Dijkstra from `origin`. With a target, it stops at the first state examined whose label is worse
+  // than the target's: states come out in label order, so the target and every state labelled no worse
+  // are final by then — all that walk() reads (a predecessor on an optimal path is labelled no worse
+  // than the state it leads to; a state not final is labelled worse than the target even now, so walk()
+  // rejects it as the complete run would). The routes are the same as with the whole tree.
+  struct Reached {};
+  struct StopAfterTarget : boost::default_dijkstra_visitor {
+    const std::vector<Label>* dist = nullptr;
+    State target = 0;
+    template <class Graph>
+    void examine_vertex(State u, const Graph& /*g*/) const {
+      if (LabelLess{}((*dist)[target], (*dist)[u])) throw Reached{};
+    }
+  };
+  void shortest_from(State origin, std::optional<State> target) {
     auto dist_map = boost::make_iterator_property_map(dist_.begin(), boost::get(boost::vertex_index, sg_));
-    boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
-                                   boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
-                                   LabelLess{}, LabelCombine{}, kInf, kZero, boost::default_dijkstra_visitor());
+    dist_complete_ = !target.has_value();
+    if (!target) {
+      boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
+                                     boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
+                                     LabelLess{}, LabelCombine{}, kInf, kZero, boost::default_dijkstra_visitor());
+      return;
+    }
+    StopAfterTarget stop;
+    stop.dist = &dist_;
+    stop.target = *target;
+    try {
+      boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
+                                     boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
+                                     LabelLess{}, LabelCombine{}, kInf, kZero, stop);
+      dist_complete_ = true;  // ran to the end: the whole tree
+    } catch (const Reached&) {
+    }
   }
 
   // From the destination's arrival state back to the origin, through predecessors that keep the
@@ -258,6 +292,7 @@ class Router {
   std::vector<SourceRoutes> cache_;   // by source GPU, filled lazily
   std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state
   int dist_source_ = -1;              // the source dist_ holds (-1: none yet)
+  bool dist_complete_ = false;        // dist_ is the whole tree, not one stopped after a target
 };
 
 void RouterDeleter::operator()(Router* r) const noexcept { delete r; }

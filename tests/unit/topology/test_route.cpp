@@ -189,3 +189,39 @@ fabric: {template: torus, dims: [4, 4], link_bandwidth_gbps: 10, link_latency_us
   }
   CHECK(first_moves.size() >= 3);
 }
+
+TEST_CASE("route: a Dijkstra stopped at its first destination gives the whole tree's routes") {
+  // The router stops a source's Dijkstra once the first destination asked is final, and completes the
+  // tree when a second destination of that source is asked. Asking every pair destination-major (every
+  // query a source's first) must give the same links as source-major (all but the first from the whole
+  // tree), on fabrics with equal-cost choices: a fat tree with oversubscription, and a torus.
+  const std::string torus = R"(device: d.yaml
+node: {template: nvswitch_node, gpus: 2, nvlink_bandwidth_gbps: 450, nvlink_latency_us: 1,
+       pcie_bandwidth_gbps: 64, pcie_latency_us: 1, nic_bandwidth_gbps: 50}
+copies: 9
+fabric: {template: torus, dims: [3, 3], link_bandwidth_gbps: 10, link_latency_us: 0.5}
+)";
+  for (int which = 0; which < 2; ++which) {
+    CAPTURE(which);
+    const auto first = which == 0 ? load_topology(config("dgx-h100-x16-ndr-oversub2.yaml")) : parse(torus);
+    const auto whole = which == 0 ? load_topology(config("dgx-h100-x16-ndr-oversub2.yaml")) : parse(torus);
+    const int n = first.gpu_count();
+    std::vector<std::vector<LinkId>> by_dst(static_cast<std::size_t>(n * n));
+    auto links = [](const Route& r) {
+      std::vector<LinkId> v;
+      for (const auto& h : r.hops) v.push_back(h.link);
+      return v;
+    };
+    for (int d = 0; d < n; ++d) {
+      for (int s = 0; s < n; ++s) by_dst[static_cast<std::size_t>(s * n + d)] = links(first.route(s, d));
+    }
+    int compared = 0;
+    for (int s = 0; s < n; ++s) {
+      for (int d = 0; d < n; ++d) {
+        CHECK(links(whole.route(s, d)) == by_dst[static_cast<std::size_t>(s * n + d)]);
+        ++compared;
+      }
+    }
+    CHECK(compared == n * n);
+  }
+}
