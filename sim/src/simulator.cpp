@@ -1,14 +1,15 @@
 #include "ringlab/sim/simulator.hpp"
 
 #include "ringlab/ir/serialize.hpp"
+#include "ringlab/sim/growable_array.hpp"
 
 #include <boost/container/small_vector.hpp>
-#include <sys/mman.h>
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -62,46 +63,6 @@ struct SimOp {
 constexpr std::uint8_t kFar = 255;
 static_assert(sizeof(SimOp) == 48);
 static_assert(std::is_trivially_copyable_v<SimOp>);
-
-// A growable array of trivially copyable records in fixed-size chunks, each mapped directly and marked
-// for transparent huge pages. compile() appends as it reads ranks from a source whose total size it does
-// not know in advance; chunks never move, so growing copies nothing. At large P the array is gigabytes,
-// and with 4 KiB pages both its first touch (a page fault per 85 records) and the run's scattered
-// accesses (a TLB miss per rank visited) dominate the simulation (docs/simulator.md, "scale").
-template <typename T>
-class ChunkedArray {
-  static_assert(std::is_trivially_copyable_v<T>);
-  static constexpr unsigned kShift = 20;  // 2^20 records a chunk (48 MiB of SimOps)
-  static constexpr std::size_t kChunk = std::size_t{1} << kShift;
-  static constexpr std::size_t kBytes = kChunk * sizeof(T);
-
- public:
-  ChunkedArray() = default;
-  ChunkedArray(const ChunkedArray&) = delete;
-  ChunkedArray& operator=(const ChunkedArray&) = delete;
-  ~ChunkedArray() {
-    for (T* c : chunks_) ::munmap(c, kBytes);
-  }
-  /// A new record at the end, zeroed.
-  T& append() {
-    if (size_ == chunks_.size() * kChunk) {
-      void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
-      ::madvise(p, kBytes, MADV_HUGEPAGE);  // advice only: without THP it is 4 KiB pages, still correct
-      chunks_.push_back(static_cast<T*>(p));
-    }
-    T& t = (*this)[size_++];
-    t = T{};
-    return t;
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  T& operator[](std::size_t i) noexcept { return chunks_[i >> kShift][i & (kChunk - 1)]; }
-  const T& operator[](std::size_t i) const noexcept { return chunks_[i >> kShift][i & (kChunk - 1)]; }
-
- private:
-  std::vector<T*> chunks_;
-  std::size_t size_ = 0;
-};
 
 struct StreamState {
   std::uint32_t head = kNone;      // next op to issue (kNone: none left)
@@ -250,7 +211,7 @@ struct Simulator::Impl {
   FlowNetwork network;
 
   std::vector<std::uint32_t> rank_base;  // global index of each rank's op 0; back() = total
-  ChunkedArray<SimOp> ops;
+  GrowableArray<SimOp> ops;
   std::vector<std::uint32_t> deps;       // dependencies of ops with more than one (global op indices)
   std::vector<StreamState> streams;      // rank * kStreams + stream
   // Compile-time only: each rank's sends then recvs (global op indices), from comm_begin[r]; sends in
