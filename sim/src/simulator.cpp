@@ -2,6 +2,7 @@
 
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/sim/growable_array.hpp"
+#include "ringlab/sim/intervals.hpp"
 
 #include <boost/container/small_vector.hpp>
 #include <fmt/core.h>
@@ -19,6 +20,10 @@
 #include <utility>
 
 namespace ringlab::sim {
+
+using detail::interval_length;
+using detail::merge_intervals;
+using detail::overlap_length;
 
 namespace {
 
@@ -105,45 +110,6 @@ struct MatchKey {
     return a.op < b.op;
   }
 };
-
-std::int64_t interval_length(const std::vector<std::pair<Time, Time>>& merged) {
-  std::int64_t n = 0;
-  for (const auto& [a, b] : merged) n += (b - a).value;
-  return n;
-}
-
-// Sorts and merges intervals in place.
-void merge_intervals(std::vector<std::pair<Time, Time>>& v) {
-  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i].second <= v[i].first) continue;
-    if (out > 0 && v[i].first <= v[out - 1].second) {
-      v[out - 1].second = std::max(v[out - 1].second, v[i].second);
-    } else {
-      v[out++] = v[i];
-    }
-  }
-  v.resize(out);
-}
-
-// Length of the intersection of two merged interval lists.
-std::int64_t overlap_length(const std::vector<std::pair<Time, Time>>& a, const std::vector<std::pair<Time, Time>>& b) {
-  // b is merged: sorted, disjoint, so its ends increase and the first interval ending after s is a
-  // partition point (a binary search rather than a scan from the start for every phase).
-  std::int64_t n = 0;
-  for (const auto& [s, e] : a) {
-    const std::size_t j = static_cast<std::size_t>(
-        std::partition_point(b.begin(), b.end(), [s = s](const std::pair<Time, Time>& x) { return x.second <= s; }) -
-        b.begin());
-    for (std::size_t k = j; k < b.size() && b[k].first < e; ++k) {
-      const Time lo = std::max(s, b[k].first);
-      const Time hi = std::min(e, b[k].second);
-      if (hi > lo) n += (hi - lo).value;
-    }
-  }
-  return n;
-}
 
 // The whole attention as one kernel: Attend FLOPs `fwd` (and AttendGrad FLOPs `bwd`) on one GPU.
 Time single_gpu_time_of(const ir::Workload& w, Flops fwd, Flops bwd, const CostModel& cost);
@@ -834,13 +800,14 @@ SimResult Simulator::Impl::results() {
       prev = e;
       ps.compute = std::max(ps.compute, Time(compute_by_phase[p]));
     }
+    std::size_t hint = 0;
     for (std::size_t a = 0; a < xfers.size();) {
       std::size_t b = a;
       scratch.clear();
       while (b < xfers.size() && xfers[b].first == xfers[a].first) scratch.push_back(xfers[b++].second);
       merge_intervals(scratch);
       const std::int64_t len = interval_length(scratch);
-      const std::int64_t exposed = len - overlap_length(scratch, busy);
+      const std::int64_t exposed = len - overlap_length(scratch, busy, hint);
       PhaseStats& ps = res.phases[xfers[a].first];
       ps.comm = std::max(ps.comm, Time(len));
       ps.exposed_comm = std::max(ps.exposed_comm, Time(exposed));
