@@ -21,6 +21,10 @@ void union_in_place(std::vector<Interval>& intervals);
 [[nodiscard]] std::int64_t measure(const std::vector<Interval>& u) noexcept;
 /// Length of the intersection of two disjoint sorted unions.
 [[nodiscard]] std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b) noexcept;
+/// The same, starting the walk through `b` from a search around `hint` (updated): linear in what
+/// overlaps when successive calls move forward in time.
+[[nodiscard]] std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b,
+                                                std::size_t& hint) noexcept;
 
 /// Statistics of one rank's ops of one phase (times in ps).
 struct RankPhaseStats {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "ringlab/core/search.hpp"
 #include "ringlab/core/units.hpp"
 
 namespace ringlab::sim::detail {
@@ -43,31 +44,7 @@ inline std::int64_t overlap_length(const std::vector<std::pair<Time, Time>>& a, 
   const std::size_t size = b.size();
   for (const auto& [s, e] : a) {
     // First j with b[j].second > s (b is merged: sorted, disjoint, so its ends increase).
-    auto ends_after = [&, s = s](std::size_t j) { return j >= size || b[j].second > s; };
-    std::size_t lo = 0;
-    std::size_t hi = size;
-    std::size_t j = std::min(hint, size);
-    if (ends_after(j)) {
-      hi = j;  // answer <= j: gallop down
-      std::size_t step = 1;
-      while (step <= j && ends_after(j - step)) {
-        hi = j - step;
-        step *= 2;
-      }
-      lo = step <= j ? j - step + 1 : 0;
-    } else {
-      lo = j + 1;  // answer > j: gallop up
-      std::size_t step = 1;
-      while (j + step < size && !ends_after(j + step)) {
-        lo = j + step + 1;
-        step *= 2;
-      }
-      hi = std::min(j + step, size);
-    }
-    j = static_cast<std::size_t>(
-        std::partition_point(b.begin() + static_cast<std::ptrdiff_t>(lo), b.begin() + static_cast<std::ptrdiff_t>(hi),
-                             [s = s](const std::pair<Time, Time>& x) { return x.second <= s; }) -
-        b.begin());
+    const std::size_t j = gallop_search(size, hint, [&b, s = s](std::size_t k) { return b[k].second > s; });
     hint = j;
     for (std::size_t k = j; k < size && b[k].first < e; ++k) {
       const Time lo_t = std::max(s, b[k].first);
