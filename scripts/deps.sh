@@ -1,6 +1,6 @@
 # Sourced by the README commands: the Debian packages ringlab builds with, installed only when missing.
 RINGLAB_PACKAGES=(cmake ninja-build g++ libboost-graph-dev libyaml-cpp-dev libfmt-dev doctest-dev libcli11-dev
-                  nlohmann-json3-dev)
+                  nlohmann-json3-dev libxxhash-dev)
 # The main job the first command runs on the bundled default experiment.
 RINGLAB_MAIN_JOB=(simulate)
 
