@@ -9,7 +9,9 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -271,18 +273,18 @@ std::string schedule_hash(const Schedule& s) {
 }
 
 namespace {
-// The same bytes as hashing the materialised schedule: every field of the header as describe() lists
-// it, with `ranks` fed one rank at a time from the source.
+// Feeds every field of a schedule's header as describe() lists it, except that of `ranks` (the last
+// field) only its count: the ranks follow one at a time, giving the bytes of the whole schedule.
 struct HeaderHasher {
   Hasher& h;
-  const ScheduleSource& source;
+  bool ranks_seen = false;
   template <class T>
   void operator()(std::string_view name, const T& value) {
+    if (ranks_seen) throw std::logic_error("schedule_hash: `ranks` must be the last field of a schedule");
     if constexpr (std::is_same_v<T, std::vector<RankProgram>>) {
       if (name == "ranks") {
         h.integer(static_cast<std::int64_t>(value.size()));
-        RankProgram scratch;
-        for (std::size_t r = 0; r < value.size(); ++r) h.feed(source.rank(r, scratch));
+        ranks_seen = true;
         return;
       }
     }
@@ -291,12 +293,37 @@ struct HeaderHasher {
 };
 }  // namespace
 
-std::string schedule_hash(const ScheduleSource& source) {
+struct ScheduleHasher::State {
   Hasher h;
-  h.integer(kFormatVersion);
-  HeaderHasher hh{h, source};
-  detail::describe(hh, source.header());
-  return fmt::format("{:016x}", h.digest());
+  std::size_t expected = 0;
+  std::size_t added = 0;
+};
+
+ScheduleHasher::ScheduleHasher(const Schedule& header) : state_(std::make_unique<State>()) {
+  state_->h.integer(kFormatVersion);
+  HeaderHasher hh{state_->h};
+  detail::describe(hh, header);
+  state_->expected = header.ranks.size();
+}
+
+ScheduleHasher::~ScheduleHasher() = default;
+
+void ScheduleHasher::add_rank(const RankProgram& rank) {
+  if (state_->added == state_->expected) throw std::logic_error("ScheduleHasher: more ranks than the header has");
+  state_->h.feed(rank);
+  ++state_->added;
+}
+
+std::string ScheduleHasher::value() {
+  if (state_->added != state_->expected) throw std::logic_error("ScheduleHasher: not every rank was added");
+  return fmt::format("{:016x}", state_->h.digest());
+}
+
+std::string schedule_hash(const ScheduleSource& source) {
+  ScheduleHasher hasher(source.header());
+  RankProgram scratch;
+  for (std::size_t r = 0; r < source.header().ranks.size(); ++r) hasher.add_rank(source.rank(r, scratch));
+  return hasher.value();
 }
 
 const char* to_string(DType v) noexcept { return EnumNames<DType>::names[static_cast<std::size_t>(v)].data(); }

@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -193,6 +194,7 @@ struct Simulator::Impl {
   std::uint64_t done = 0;
   std::uint64_t events = 0;
   std::vector<Bytes> peak_memory;  // per rank, priced while compile() has its program
+  std::string schedule_hash;       // when recording the trace: hashed while compile() reads the ranks
   Flops attend_flops{0};       // sum over Attend ops (for single_gpu_time, without another IR pass)
   Flops attend_grad_flops{0};  // sum over AttendGrad ops
   bool ran = false;
@@ -275,6 +277,8 @@ void Simulator::Impl::compile() {
   std::uint64_t total_deps = 0;
   bool bad_peer = false;
   std::vector<std::uint32_t> rank_recvs;
+  std::optional<ir::ScheduleHasher> hasher;
+  if (options.record_trace) hasher.emplace(schedule);
   ir::RankProgram scratch;
   for (std::size_t r = 0; r < nranks; ++r) {
     const ir::RankProgram& program = source.rank(r, scratch);
@@ -283,6 +287,7 @@ void Simulator::Impl::compile() {
     const auto base = static_cast<std::uint32_t>(ops.size());
     rank_base[r] = base;
     peak_memory.push_back(cost.peak_memory(schedule.workload, program));
+    if (hasher) hasher->add_rank(program);
     comm_begin[r] = static_cast<std::uint32_t>(comm.size());
     rank_recvs.clear();
     std::array<std::uint32_t, kStreams> last{};
@@ -350,6 +355,7 @@ void Simulator::Impl::compile() {
     comm.insert(comm.end(), rank_recvs.begin(), rank_recvs.end());
   }
   rank_base[nranks] = static_cast<std::uint32_t>(ops.size());
+  if (hasher) schedule_hash = hasher->value();
   comm_begin[nranks] = static_cast<std::uint32_t>(comm.size());
   if (bad_peer) match_legacy();  // names the first bad peer, as it always did
   match();
@@ -831,7 +837,7 @@ SimResult Simulator::Impl::results() {
   }
   if (options.record_link_timeline) res.link_timeline = network.timeline();
   res.trace.source = "sim";
-  if (options.record_trace) res.trace.schedule_hash = ir::schedule_hash(source);
+  res.trace.schedule_hash = schedule_hash;
   res.trace.ranks = nranks;
   if (options.record_trace) {
     res.trace.records.reserve(ops.size());

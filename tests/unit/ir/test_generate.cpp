@@ -222,3 +222,21 @@ TEST_CASE("ScheduleGenerator refuses what generate() refuses, and ranks it does 
   RankProgram scratch;
   CHECK_THROWS_WITH_AS((void)gen.rank(4, scratch), doctest::Contains("no rank 4"), Error);
 }
+
+TEST_CASE("ScheduleHasher: rank by rank equals the whole, and refuses a wrong number of ranks") {
+  const Schedule s = generate(small(true), ScheduleSpec{"ring", 4, {}});
+  ScheduleHasher h(s);
+  for (const auto& r : s.ranks) h.add_rank(r);
+  CHECK(h.value() == schedule_hash(s));
+  CHECK_THROWS_AS(h.add_rank(s.ranks[0]), std::logic_error);  // a fifth rank
+  ScheduleHasher short_of_one(s);
+  for (std::size_t r = 0; r + 1 < s.ranks.size(); ++r) short_of_one.add_rank(s.ranks[r]);
+  CHECK_THROWS_AS((void)short_of_one.value(), std::logic_error);
+  // Different programs, different hashes (the ranks are really fed).
+  ScheduleHasher swapped(s);
+  swapped.add_rank(s.ranks[1]);
+  swapped.add_rank(s.ranks[0]);
+  swapped.add_rank(s.ranks[2]);
+  swapped.add_rank(s.ranks[3]);
+  CHECK(swapped.value() != schedule_hash(s));
+}

@@ -1,5 +1,6 @@
 #pragma once
 // Lossless YAML and JSON (de)serialisation of schedules, and their stable content hash.
+#include <memory>
 #include <string>
 
 #include "ringlab/ir/schedule.hpp"
@@ -27,6 +28,23 @@ void save_schedule(const Schedule& s, const std::string& path);
 [[nodiscard]] std::string schedule_hash(const Schedule& s);
 /// The same hash, reading the ranks one at a time (equal to schedule_hash of the materialised schedule).
 [[nodiscard]] std::string schedule_hash(const ScheduleSource& source);
+
+/// schedule_hash fed incrementally, for a consumer that reads the ranks anyway (the simulator's compile
+/// step): construct with the header, add every rank's program in order, then take the value.
+class ScheduleHasher {
+ public:
+  explicit ScheduleHasher(const Schedule& header);  ///< hashes everything but the ranks' programs
+  ~ScheduleHasher();
+  ScheduleHasher(const ScheduleHasher&) = delete;
+  ScheduleHasher& operator=(const ScheduleHasher&) = delete;
+  void add_rank(const RankProgram& rank);  ///< the next rank (0, 1, ...); throws std::logic_error past the last
+  /// The hash (as schedule_hash gives it); throws std::logic_error unless every rank was added.
+  [[nodiscard]] std::string value();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 /// Name of an enum value as written in files.
 [[nodiscard]] const char* to_string(DType v) noexcept;
