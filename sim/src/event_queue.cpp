@@ -3,7 +3,7 @@
 namespace ringlab::sim {
 
 void EventQueue::push(Time time, const Event& ev) {
-  const Entry e{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, ev.generation};
+  const Entry e{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, 0};
   if (now_head_ < now_fifo_.size()) {
     if (e.time == now_) {
       now_fifo_.push_back(e);
@@ -14,13 +14,39 @@ void EventQueue::push(Time time, const Event& ev) {
     now_fifo_.push_back(e);
     return;
   }
-  heap_.push_back(e);
-  sift_up(heap_.size() - 1);
+  heap_push(e);
+}
+
+EventQueue::Slot EventQueue::add_slot() {
+  where_.push_back(kNowhere);
+  return static_cast<Slot>(where_.size() - 1);
+}
+
+void EventQueue::schedule(Slot slot, Time time, const Event& ev) {
+  const Entry e{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, slot};
+  const std::uint32_t i = where_[slot];
+  if (i == kNowhere) {
+    heap_push(e);
+    return;
+  }
+  ++superseded_;
+  // The new key has a larger seq than the old, so it only moves up if its time is earlier.
+  const bool up = e.time < heap_[i].time;
+  heap_[i] = e;
+  if (up) sift_up(i);
+  else sift_down(i);
+}
+
+void EventQueue::cancel(Slot slot) {
+  const std::uint32_t i = where_[slot];
+  if (i == kNowhere) return;
+  ++superseded_;
+  where_[slot] = kNowhere;
+  heap_erase(i);
 }
 
 void EventQueue::pop(Time& time, Event& ev) {
-  if (now_head_ < now_fifo_.size() && (heap_.empty() || heap_.front().time != now_)) {
-    // Heap entries of this instant were pushed before it began: they go first (smaller seq).
+  if (fifo_first()) {
     const Entry& e = now_fifo_[now_head_++];
     time = Time(e.time);
     ev = payload(e);
@@ -34,15 +60,29 @@ void EventQueue::pop(Time& time, Event& ev) {
   time = Time(top.time);
   ev = payload(top);
   now_ = top.time;
-  heap_.front() = heap_.back();
+  where_[top.slot] = kNowhere;
+  heap_erase(0);
+}
+
+void EventQueue::heap_push(const Entry& e) {
+  heap_.push_back(e);
+  sift_up(heap_.size() - 1);
+}
+
+// Removes entry i: the last entry takes its place and moves whichever way restores the heap.
+void EventQueue::heap_erase(std::size_t i) noexcept {
+  const Entry last = heap_.back();
   heap_.pop_back();
-  if (!heap_.empty()) sift_down(0);
+  if (i == heap_.size()) return;
+  const bool up = i > 0 && less(last, heap_[(i - 1) / 4]);
+  heap_[i] = last;
+  if (up) sift_up(i);
+  else sift_down(i);
 }
 
 void EventQueue::flush_now() {
   for (std::size_t i = now_head_; i < now_fifo_.size(); ++i) {
-    heap_.push_back(now_fifo_[i]);
-    sift_up(heap_.size() - 1);
+    heap_push(now_fifo_[i]);
   }
   now_fifo_.clear();
   now_head_ = 0;
@@ -50,6 +90,7 @@ void EventQueue::flush_now() {
 
 void EventQueue::reserve(std::size_t n) {
   heap_.reserve(n);
+  where_.reserve(n);
   now_fifo_.reserve(n);
 }
 
@@ -58,10 +99,10 @@ void EventQueue::sift_up(std::size_t i) noexcept {
   while (i > 0) {
     const std::size_t parent = (i - 1) / 4;
     if (!less(e, heap_[parent])) break;
-    heap_[i] = heap_[parent];
+    place(i, heap_[parent]);
     i = parent;
   }
-  heap_[i] = e;
+  place(i, e);
 }
 
 void EventQueue::sift_down(std::size_t i) noexcept {
@@ -98,10 +139,10 @@ void EventQueue::sift_down(std::size_t i) noexcept {
       }
     }
     if (!(kb < ke)) break;
-    heap_[i] = heap_[best];
+    place(i, heap_[best]);
     i = best;
   }
-  heap_[i] = e;
+  place(i, e);
 }
 
 }  // namespace ringlab::sim

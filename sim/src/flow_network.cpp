@@ -39,6 +39,7 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   } else {
     f = static_cast<FlowId>(flows_.size());
     flows_.emplace_back();
+    flows_.back().slot = queue_.add_slot();
   }
   Flow& fl = flows_[f];
   fl.remaining = bytes;
@@ -47,7 +48,6 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   fl.updated = now;
   fl.path = path;
   fl.user = user;
-  ++fl.generation;
   fl.active = true;
   for (const auto l : links_of(path)) links_[l].flows.push_back(f);
   dirty_flows_.push_back(f);
@@ -57,7 +57,7 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
 
 bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
   Flow& fl = flows_[ev.target];
-  if (!fl.active || fl.generation != ev.generation) return false;
+  if (!fl.active) return false;  // not reached: a flow's event is moved or cancelled, never left stale
   // Fast path: if no link of the flow that it shares is saturated (to within 1e-9), no other flow is bottlenecked on them, so the
   // max-min allocation of every other flow stands; only the loads drop. Otherwise the flows sharing
   // a saturated link may speed up: recompute their component at settle().
@@ -77,7 +77,6 @@ bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
   }
   fl.active = false;
   fl.rate = 0;
-  ++fl.generation;
   user = fl.user;
   free_flows_.push_back(ev.target);
   --active_;
@@ -97,9 +96,8 @@ bool FlowNetwork::fast_start(Time now, FlowId f) {
   }
   for (const auto l : links_of(fl.path)) set_load(now, l, links_[l].load + fl.cap);
   fl.rate = fl.cap;
-  ++fl.generation;
   const double ps = std::round(fl.remaining / fl.rate * kPs);
-  queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+  queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   return true;
 }
 
@@ -211,10 +209,12 @@ void FlowNetwork::water_fill(Time now) {
     const FlowId f = comp_flows_[i];
     Flow& fl = flows_[f];
     if (fl.rate == old_rates_[i] && old_rates_[i] > 0) continue;  // its completion event stands
-    ++fl.generation;
-    if (fl.rate <= 0) continue;  // stalled: no event; the simulator reports it if nothing else moves
+    if (fl.rate <= 0) {
+      queue_.cancel(fl.slot);  // stalled: no event; the simulator reports it if nothing else moves
+      continue;
+    }
     const double ps = fl.rate == kInf ? 0.0 : std::round(fl.remaining / fl.rate * kPs);
-    queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+    queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   }
 }
 

@@ -126,7 +126,7 @@ struct Gpu {
 struct Work {
   double remaining = 0;  // idle-time ps left
   std::uint32_t op = 0;
-  std::uint32_t generation = 0;
+  EventQueue::Slot slot = 0;  // its compute_done event
   std::uint32_t gpu = 0;
   bool active = false;
 };
@@ -640,14 +640,14 @@ void Simulator::Impl::launch(std::uint32_t i) {
     case OpClass::gpu:
       op.set_state(OpState::running);
       if (op.x == 0) {
-        queue.push(now, Event{EventType::timed_done, i, 0});
+        queue.push(now, Event{EventType::timed_done, i});
       } else {
         gpu_add(i);
       }
       break;
     case OpClass::timed:
       op.set_state(OpState::running);
-      queue.push(now + Time(op.x), Event{EventType::timed_done, i, 0});
+      queue.push(now + Time(op.x), Event{EventType::timed_done, i});
       break;
     case OpClass::send:
     case OpClass::recv:
@@ -669,7 +669,7 @@ void Simulator::Impl::begin_transfer(std::uint32_t send) {
   if (pr.cost.wire_bytes.value > 0) {
     network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, send);
   } else {
-    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, send, 0});
+    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, send});
   }
 }
 
@@ -709,9 +709,8 @@ void Simulator::Impl::gpu_reschedule(Gpu& gpu, std::uint32_t only) {
   for (const auto w : gpu.running) {
     if (!all && w != only) continue;
     Work& wk = work[w];
-    ++wk.generation;
     const double ps = speed == 1.0 ? wk.remaining : std::round(wk.remaining / speed);
-    queue.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::compute_done, w, wk.generation});
+    queue.schedule(wk.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::compute_done, w});
   }
 }
 
@@ -723,6 +722,7 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
   } else {
     w = static_cast<std::uint32_t>(work.size());
     work.emplace_back();
+    work.back().slot = queue.add_slot();
   }
   const auto g = static_cast<std::uint32_t>(gpu_of_rank[ops[i].rank]);
   Work& wk = work[w];
@@ -738,13 +738,12 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
 
 void Simulator::Impl::gpu_finish(const Event& ev) {
   Work& wk = work[ev.target];
-  if (!wk.active || wk.generation != ev.generation) return;
+  if (!wk.active) return;  // not reached: a work item's event is moved, never left stale
   Gpu& gpu = gpus[wk.gpu];
   gpu_advance(gpu);
   const auto it = std::find(gpu.running.begin(), gpu.running.end(), ev.target);
   gpu.running.erase(it);  // keep order: rescheduling order stays deterministic and fair
   wk.active = false;
-  ++wk.generation;
   free_work.push_back(ev.target);
   gpu_reschedule(gpu, kNone);
   complete(wk.op);
@@ -969,7 +968,7 @@ SimResult Simulator::run() {
         std::uint32_t send = 0;
         if (s.network.complete(s.now, ev, send)) {
           const Price& pr = s.prices[static_cast<std::size_t>(s.ops[s.ops[send].partner].x)];
-          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, send, 0});
+          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, send});
         }
         break;
       }
@@ -978,6 +977,9 @@ SimResult Simulator::run() {
         break;
     }
   }
+  // The events figure stays what it always was, every event scheduled: each one the queue moved or
+  // cancelled in place would have been popped and dropped as stale under lazy cancellation.
+  s.events += s.queue.superseded();
   if (s.done != s.ops.size()) {
     s.report_stuck(s.network.active_flows() > 0 ? "stall: transfers make no progress" : "deadlock");
   }

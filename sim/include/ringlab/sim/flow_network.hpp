@@ -49,7 +49,7 @@ class FlowNetwork {
   /// Starts a flow of `bytes` (> 0) on `path`, never faster than `cap` (<= 0: no own cap); `user` is
   /// handed back when it finishes. Its rate is set by the next settle().
   FlowId start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user);
-  /// Handles a flow_done event: if still current, removes the flow, writes its `user` and returns true.
+  /// Handles a flow_done event: removes the flow, writes its `user` and returns true.
   bool complete(Time now, const Event& ev, std::uint32_t& user);
   /// True when flows started or finished since the last settle().
   [[nodiscard]] bool dirty() const noexcept { return !dirty_flows_.empty() || !dirty_links_.empty(); }
@@ -76,7 +76,7 @@ class FlowNetwork {
     Time updated{0};           // when `remaining` was last brought up to date
     PathId path = 0;
     std::uint32_t user = 0;
-    std::uint32_t generation = 0;
+    EventQueue::Slot slot = 0;  // its flow_done event
     std::uint32_t mark = 0;    // component-search epoch
     bool active = false;
     bool frozen = false;
