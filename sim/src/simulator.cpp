@@ -112,6 +112,11 @@ struct StreamState {
   std::uint32_t head = kNone;      // next op to issue (kNone: none left)
   std::uint32_t launched = kNone;  // first op of the group in flight
   std::uint32_t busy = 0;          // ops of the launched group not yet done
+  // A dependency of the head's group found not done (kNone: none known). Only its own completion can
+  // change that, and it calls try_issue with it, so until then the stream is skipped without reading
+  // the head's records (at large P each such read is a cache miss: a rank is revisited thousands of
+  // events later).
+  std::uint32_t blocker = kNone;
 };
 
 // Per GPU; the lists are short (a kernel or two, a transfer or two), so they live inline.
@@ -273,7 +278,7 @@ struct Simulator::Impl {
   void match();
   [[noreturn]] void match_legacy();
   void price_transfers();
-  void try_issue(std::uint32_t rank);
+  void try_issue(std::uint32_t rank, std::uint32_t completed);
   void launch(std::uint32_t i);
   void begin_transfer(std::uint32_t send);
   void finish_transfer(std::uint32_t send);
@@ -283,12 +288,14 @@ struct Simulator::Impl {
   void gpu_transfers(std::int32_t g, double factor, bool begin);
   void gpu_advance(Gpu& gpu);
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
-  [[nodiscard]] bool deps_done(const SimOp& op) const noexcept {
-    if (op.ndeps == 1) return ops[op.deps].state() == OpState::done;
+  // A dependency of `op` not done yet (kNone: all done).
+  [[nodiscard]] std::uint32_t pending_dep(const SimOp& op) const noexcept {
+    if (op.ndeps == 1) return ops[op.deps].state() == OpState::done ? kNone : op.deps;
     for (std::uint32_t k = 0; k < op.ndeps; ++k) {
-      if (ops[deps[op.deps + k]].state() != OpState::done) return false;
+      const std::uint32_t d = deps[op.deps + k];
+      if (ops[d].state() != OpState::done) return d;
     }
-    return true;
+    return kNone;
   }
   // The op after `i` on its rank's stream (kNone: none).
   [[nodiscard]] std::uint32_t next_of(std::uint32_t i) const noexcept {
@@ -598,30 +605,36 @@ void Simulator::Impl::price_transfers() {
   }
 }
 
-void Simulator::Impl::try_issue(std::uint32_t rank) {
+// `completed`: the op whose completion calls this (kNone: none), the only one that can unblock a stream.
+void Simulator::Impl::try_issue(std::uint32_t rank, std::uint32_t completed) {
   for (std::size_t s = 0; s < kStreams; ++s) {
     StreamState& st = streams[rank * kStreams + s];
     while (st.busy == 0 && st.head != kNone) {
+      if (st.blocker != kNone && st.blocker != completed) break;
       const SimOp& first = ops[st.head];
       std::uint32_t n = 1;
       std::uint32_t after = next_of(st.head);  // first op past the group
-      bool ready = deps_done(first);
+      std::uint32_t blocker = pending_dep(first);
       if (first.group != 0) {
-        while (after != kNone && ops[after].group == first.group) {
-          ready = ready && deps_done(ops[after]);
+        while (blocker == kNone && after != kNone && ops[after].group == first.group) {
+          blocker = pending_dep(ops[after]);
           ++n;
           after = next_of(after);
         }
       }
-      if (!ready) break;
+      st.blocker = blocker;
+      if (blocker != kNone) break;
       st.busy = n;
       st.launched = st.head;
       st.head = after;
       // This rank's next ops are looked at when one of these completes, thousands of events from now
       // at large P: fetch them meanwhile (each op's first touch would otherwise be a DRAM miss).
+      // The next group and the op that ends it (its scan reads one past it) lie within the next few
+      // records: a rank's program is contiguous, four ops (three lines) a ring step.
       if (after != kNone) {
-        __builtin_prefetch(&ops[after]);
-        if (after + 1 < ops.size()) __builtin_prefetch(&ops[after + 1]);
+        const auto end = reinterpret_cast<std::uintptr_t>(ops.end());
+        auto p = reinterpret_cast<std::uintptr_t>(&ops[after]);
+        for (int k = 0; k < 4 && p < end; ++k, p += 64) __builtin_prefetch(reinterpret_cast<const void*>(p));
       }
       std::uint32_t i = st.launched;
       for (std::uint32_t k = 0; k < n; ++k) {
@@ -687,7 +700,7 @@ void Simulator::Impl::complete(std::uint32_t i) {
   op.ended = now;
   ++done;
   --streams[op.rank * kStreams + op.stream()].busy;
-  try_issue(op.rank);
+  try_issue(op.rank, i);
 }
 
 // GPU sharing: the running kernels of one GPU progress at `speed` idle-picoseconds per picosecond each,
@@ -943,7 +956,7 @@ SimResult Simulator::run() {
   if (s.ran) throw Error("Simulator::run called twice");
   s.ran = true;
   s.queue.reserve(4 * s.schedule.ranks.size() + 16);
-  for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r);
+  for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r, kNone);
   Event ev;
   Time t;
   for (;;) {
