@@ -108,6 +108,10 @@ class FlowNetwork {
   std::vector<topology::LinkId> path_links_;
   std::vector<std::size_t> path_begin_{0};
   std::vector<Flow> flows_;
+  // Where each flow sits in each of its links' lists: row f, one column per hop of its path.
+  std::vector<std::uint32_t> pos_;
+  std::size_t stride_ = 0;                // columns per row: the longest path's hop count
+  std::vector<bool> path_repeats_;        // per path: crosses some link twice (positions unused)
   std::vector<FlowId> free_flows_;
   std::vector<FlowId> dirty_flows_;
   std::vector<topology::LinkId> dirty_links_;
