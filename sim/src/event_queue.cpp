@@ -1,70 +1,196 @@
 #include "ringlab/sim/event_queue.hpp"
 
+#include <algorithm>
+#include <bit>
+
 namespace ringlab::sim {
 
 void EventQueue::push(Time time, const Event& ev) {
-  const Entry e{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, 0};
-  if (now_head_ < now_fifo_.size()) {
-    if (e.time == now_) {
-      now_fifo_.push_back(e);
-      return;
-    }
-    if (e.time < now_) flush_now();  // out of order (never from the simulator): back to the heap
-  } else if (e.time == now_ && (heap_.empty() || heap_.front().time >= now_)) {
-    now_fifo_.push_back(e);
-    return;
-  }
-  heap_push(e);
+  place(Entry{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, 0});
 }
 
 EventQueue::Slot EventQueue::add_slot() {
-  where_.push_back(kNowhere);
+  where_.emplace_back();
   return static_cast<Slot>(where_.size() - 1);
 }
 
 void EventQueue::schedule(Slot slot, Time time, const Event& ev) {
   const Entry e{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, slot};
-  const std::uint32_t i = where_[slot];
-  if (i == kNowhere) {
-    heap_push(e);
+  const Where w = where_[slot];
+  if (w.lane == kNowhere) {
+    place(e);
     return;
   }
   ++superseded_;
-  // The new key has a larger seq than the old, so it only moves up if its time is earlier.
-  const bool up = e.time < heap_[i].time;
-  heap_[i] = e;
-  if (up) sift_up(i);
-  else sift_down(i);
+  if (w.lane != kHeap) {
+    lane_kill(w.lane, w.pos);
+    place(e);
+    return;
+  }
+  const std::uint32_t k = lane_for(e.time);
+  if (k != kNowhere) {
+    heap_erase(w.pos);
+    best_ = kStale;
+    lane_append(k, e);
+    return;
+  }
+  // Heap to heap: move it in place. The new key has a larger seq than the old, so it only moves up
+  // if its time is earlier.
+  const bool up = e.time < heap_[w.pos].time;
+  heap_[w.pos] = e;
+  if (up) sift_up(w.pos);
+  else sift_down(w.pos);
+  best_ = kStale;
 }
 
 void EventQueue::cancel(Slot slot) {
-  const std::uint32_t i = where_[slot];
-  if (i == kNowhere) return;
+  const Where w = where_[slot];
+  if (w.lane == kNowhere) return;
   ++superseded_;
-  where_[slot] = kNowhere;
-  heap_erase(i);
+  if (w.lane == kHeap) {
+    where_[slot].lane = kNowhere;
+    heap_erase(w.pos);
+    best_ = kStale;
+  } else {
+    lane_kill(w.lane, w.pos);
+  }
+}
+
+std::size_t EventQueue::size() const noexcept {
+  std::size_t n = heap_.size();
+  for (const Lane& l : lanes_) n += l.tail - l.head - l.dead;
+  return n;
 }
 
 void EventQueue::pop(Time& time, Event& ev) {
-  if (fifo_first()) {
-    const Entry& e = now_fifo_[now_head_++];
+  if (best_ == kStale) find_best();
+  if (best_ == kFromHeap) {
+    const Entry top = heap_.front();
+    time = Time(top.time);
+    ev = payload(top);
+    now_ = top.time;
+    where_[top.slot].lane = kNowhere;
+    heap_erase(0);
+  } else {
+    const auto k = static_cast<std::uint32_t>(best_);
+    Lane& l = lanes_[k];
+    const Entry& e = head_of(l);
     time = Time(e.time);
     ev = payload(e);
-    if (now_head_ == now_fifo_.size()) {
-      now_fifo_.clear();
-      now_head_ = 0;
-    }
-    return;
+    now_ = e.time;
+    if (e.slot != 0) where_[e.slot].lane = kNowhere;
+    ++l.head;
+    __builtin_prefetch(&l.data[(l.head + 4) & l.mask]);  // the pops to come
+    lane_skip_dead(k);
   }
-  const Entry top = heap_.front();
-  time = Time(top.time);
-  ev = payload(top);
-  now_ = top.time;
-  where_[top.slot] = kNowhere;
-  heap_erase(0);
+  best_ = kStale;
+}
+
+void EventQueue::reserve(std::size_t n) { heap_.reserve(n); }
+
+void EventQueue::find_best() const noexcept {
+  // A tournament over the lanes' head keys (selects, no branches: which lane is next is a coin toss
+  // to the branch predictor), then the heap's top.
+  std::array<std::uint32_t, kLanes> at{};
+  for (std::uint32_t k = 0; k < kLanes; ++k) at[k] = k;
+  for (std::uint32_t w = kLanes / 2; w >= 1; w /= 2) {
+    for (std::uint32_t k = 0; k < w; ++k) {
+      const std::uint32_t a = at[2 * k];
+      const std::uint32_t b = at[2 * k + 1];
+      at[k] = heads_[b] < heads_[a] ? b : a;
+    }
+  }
+  const std::uint32_t k = at[0];
+  if (!heap_.empty() && key(heap_.front()) < heads_[k]) best_ = kFromHeap;
+  else best_ = heads_[k] == kNoKey ? kStale : static_cast<std::int32_t>(k);
+}
+
+void EventQueue::place(const Entry& e) {
+  const std::uint32_t k = lane_for(e.time);
+  if (k != kNowhere) {
+    lane_append(k, e);
+  } else {
+    heap_push(e);
+    offer(kFromHeap, heap_.front());
+  }
+}
+
+// The lane for an event at `time` (kNowhere: the heap). An unbound delay that recurs takes a lane
+// that is empty; a lane keeps its delay while it has entries.
+std::uint32_t EventQueue::lane_for(std::int64_t time) noexcept {
+  const std::int64_t delay = time - now_;
+  if (delay < 0) return kNowhere;  // never from the simulator: its events are never in the past
+  for (std::uint32_t k = 0; k < kLanes; ++k) {
+    const Lane& l = lanes_[k];
+    if (l.bound && l.delay == delay) return time >= l.last ? k : kNowhere;
+  }
+  if (std::find(missed_.begin(), missed_.end(), delay) == missed_.end()) {
+    missed_[missed_next_] = delay;
+    missed_next_ = (missed_next_ + 1) % static_cast<std::uint32_t>(missed_.size());
+    return kNowhere;
+  }
+  for (std::uint32_t k = 0; k < kLanes; ++k) {
+    Lane& l = lanes_[k];
+    if (l.head == l.tail) {
+      l.bound = true;
+      l.delay = delay;
+      l.last = time;
+      return k;
+    }
+  }
+  return kNowhere;
+}
+
+void EventQueue::lane_append(std::uint32_t k, const Entry& e) {
+  Lane& l = lanes_[k];
+  if (l.tail - l.head == l.ring.size()) {
+    // Full: double it. Entries keep their running counts, so slots' positions stay valid.
+    std::vector<Entry> bigger(std::max<std::size_t>(16, 2 * l.ring.size()));
+    const auto mask = static_cast<std::uint32_t>(bigger.size() - 1);
+    for (std::uint32_t i = l.head; i != l.tail; ++i) bigger[i & mask] = l.data[i & l.mask];
+    l.ring = std::move(bigger);
+    l.data = l.ring.data();
+    l.mask = mask;
+  }
+  l.data[l.tail & l.mask] = e;
+  if (e.slot != 0) where_[e.slot] = Where{l.tail, k};
+  ++l.tail;
+  // A lane's ring is revisited a lap later, long out of cache: fetch the line of the appends to come.
+  __builtin_prefetch(&l.data[(l.tail + 4) & l.mask], 1);
+  l.last = e.time;
+  if (l.tail - l.head == 1) {
+    nonempty_ |= 1U << k;
+    heads_[k] = key(e);
+    offer(static_cast<std::int32_t>(k), e);
+  }
+}
+
+// Marks a replaced lane entry dead. Only a dead head can change what pops next.
+void EventQueue::lane_kill(std::uint32_t k, std::uint32_t pos) noexcept {
+  Lane& l = lanes_[k];
+  Entry& e = l.data[pos & l.mask];
+  where_[e.slot].lane = kNowhere;
+  e.slot = kDead;
+  ++l.dead;
+  if (pos == l.head) {
+    lane_skip_dead(k);
+    best_ = kStale;
+  }
+}
+
+// Drops dead entries at the head; keeps `nonempty_` current.
+void EventQueue::lane_skip_dead(std::uint32_t k) noexcept {
+  Lane& l = lanes_[k];
+  while (l.head != l.tail && l.data[l.head & l.mask].slot == kDead) {
+    ++l.head;
+    --l.dead;
+  }
+  if (l.head == l.tail) nonempty_ &= ~(1U << k);
+  head_changed(k);
 }
 
 void EventQueue::heap_push(const Entry& e) {
+  where_[e.slot].lane = kHeap;
   heap_.push_back(e);
   sift_up(heap_.size() - 1);
 }
@@ -80,29 +206,15 @@ void EventQueue::heap_erase(std::size_t i) noexcept {
   else sift_down(i);
 }
 
-void EventQueue::flush_now() {
-  for (std::size_t i = now_head_; i < now_fifo_.size(); ++i) {
-    heap_push(now_fifo_[i]);
-  }
-  now_fifo_.clear();
-  now_head_ = 0;
-}
-
-void EventQueue::reserve(std::size_t n) {
-  heap_.reserve(n);
-  where_.reserve(n);
-  now_fifo_.reserve(n);
-}
-
 void EventQueue::sift_up(std::size_t i) noexcept {
   const Entry e = heap_[i];
   while (i > 0) {
     const std::size_t parent = (i - 1) / 4;
     if (!less(e, heap_[parent])) break;
-    place(i, heap_[parent]);
+    heap_set(i, heap_[parent]);
     i = parent;
   }
-  place(i, e);
+  heap_set(i, e);
 }
 
 void EventQueue::sift_down(std::size_t i) noexcept {
@@ -139,10 +251,10 @@ void EventQueue::sift_down(std::size_t i) noexcept {
       }
     }
     if (!(kb < ke)) break;
-    place(i, heap_[best]);
+    heap_set(i, heap_[best]);
     i = best;
   }
-  place(i, e);
+  heap_set(i, e);
 }
 
 }  // namespace ringlab::sim

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "ringlab/sim/event_queue.hpp"
@@ -165,6 +166,41 @@ TEST_CASE("event queue: slotted and plain events in random order match lazy canc
     ref_pops += ref.size();
     CHECK(pops + q.superseded() == ref_pops);
     for (const auto s : slots) CHECK(!q.pending(s));
+  }
+}
+
+TEST_CASE("event queue: recurring delays, more of them than lanes, and pushes into the past stay in order") {
+  // Events pushed a recurring delay after the current instant go to per-delay FIFOs; everything
+  // else to the heap. The pop order must be that of one (time, seq) heap regardless.
+  EventQueue q;
+  std::mt19937 rng(5);
+  std::vector<std::tuple<std::int64_t, std::uint64_t, std::uint32_t>> ref;  // (time, seq, target)
+  std::uint64_t seq = 0;
+  std::int64_t now = 0;
+  std::uint32_t next = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (rng() % 3 != 0 || ref.empty()) {
+      // 40 recurring delays (more than the lanes), some one-off ones, and now and then the past.
+      const auto r = rng() % 100;
+      std::int64_t t = now + static_cast<std::int64_t>(1000 * (rng() % 40));
+      if (r < 5) t = now + static_cast<std::int64_t>(rng() % 100000);
+      else if (r < 7) t = now - static_cast<std::int64_t>(rng() % 50);
+      q.push(Time(t), Event{EventType::transfer_done, next});
+      ref.emplace_back(t, seq++, next++);
+    } else {
+      const auto it = std::min_element(ref.begin(), ref.end());
+      Time t;
+      Event ev;
+      REQUIRE(!q.empty());
+      CHECK(q.top_time().value == std::get<0>(*it));
+      CHECK(q.peek().target == std::get<2>(*it));
+      q.pop(t, ev);
+      CHECK(t.value == std::get<0>(*it));
+      CHECK(ev.target == std::get<2>(*it));
+      now = t.value;
+      ref.erase(it);
+    }
+    CHECK(q.size() == ref.size());
   }
 }
 
