@@ -136,6 +136,14 @@ struct Work {
   bool active = false;
 };
 
+// A transfer in flight: what its flow_done and transfer_done events need, in a small table that stays
+// in cache (its two ops' records, on two ranks, would be two cache misses per event at large P).
+struct Transfer {
+  std::uint32_t send = 0;
+  std::uint32_t recv = 0;
+  std::uint32_t price = 0;
+};
+
 struct Price {
   PathId path = 0;
   TransferCost cost;
@@ -267,6 +275,11 @@ struct Simulator::Impl {
   std::vector<Gpu> gpus;
   std::vector<Work> work;
   std::vector<std::uint32_t> free_work;
+  std::vector<Transfer> transfers;  // flows' users and transfer_done targets
+  std::vector<std::uint32_t> free_transfers;
+  // Each op's state, one byte per op beside the copy in its record: a rank's current ops share a
+  // line here, so checking a peer's side of a rendezvous or an op's dependencies rarely misses.
+  std::vector<std::uint8_t> op_state;
   Time now{0};
   std::uint64_t done = 0;
   std::uint64_t events = 0;
@@ -281,7 +294,14 @@ struct Simulator::Impl {
   void try_issue(std::uint32_t rank, std::uint32_t completed);
   void launch(std::uint32_t i);
   void begin_transfer(std::uint32_t send);
-  void finish_transfer(std::uint32_t send);
+  void finish_transfer(std::uint32_t t);
+  void set_state(std::uint32_t i, OpState st) noexcept {
+    ops[i].set_state(st);
+    op_state[i] = static_cast<std::uint8_t>(st);
+  }
+  [[nodiscard]] bool is_done(std::uint32_t i) const noexcept {
+    return op_state[i] == static_cast<std::uint8_t>(OpState::done);
+  }
   void complete(std::uint32_t i);
   void gpu_add(std::uint32_t i);
   void gpu_finish(const Event& ev);
@@ -290,10 +310,10 @@ struct Simulator::Impl {
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
   // A dependency of `op` not done yet (kNone: all done).
   [[nodiscard]] std::uint32_t pending_dep(const SimOp& op) const noexcept {
-    if (op.ndeps == 1) return ops[op.deps].state() == OpState::done ? kNone : op.deps;
+    if (op.ndeps == 1) return is_done(op.deps) ? kNone : op.deps;
     for (std::uint32_t k = 0; k < op.ndeps; ++k) {
       const std::uint32_t d = deps[op.deps + k];
-      if (ops[d].state() != OpState::done) return d;
+      if (!is_done(d)) return d;
     }
     return kNone;
   }
@@ -316,12 +336,15 @@ struct Simulator::Impl {
   // and the next records of its rank (the stream heads it will issue from).
   void prefetch_for(const Event& next) const noexcept {
     std::uint32_t i = kNone;
-    if (next.type == EventType::timed_done || next.type == EventType::transfer_done) {
+    if (next.type == EventType::timed_done) {
       i = next.target;
-    } else if (next.type == EventType::compute_done && next.target < work.size()) {
+    } else if (next.type == EventType::transfer_done) {
+      i = transfers[next.target].send;
+      __builtin_prefetch(&ops[transfers[next.target].recv]);
+    } else if (next.type == EventType::compute_done) {
       i = work[next.target].op;
     }
-    if (i == kNone || i >= ops.size()) return;
+    if (i == kNone) return;
     __builtin_prefetch(&ops[i]);
     if (i + 1 < ops.size()) __builtin_prefetch(&ops[i + 1]);
     if (i + 2 < ops.size()) __builtin_prefetch(&ops[i + 2]);
@@ -651,7 +674,7 @@ void Simulator::Impl::launch(std::uint32_t i) {
   op.issued = now;
   switch (op.cls()) {
     case OpClass::gpu:
-      op.set_state(OpState::running);
+      set_state(i, OpState::running);
       if (op.x == 0) {
         queue.push(now, Event{EventType::timed_done, i});
       } else {
@@ -659,44 +682,58 @@ void Simulator::Impl::launch(std::uint32_t i) {
       }
       break;
     case OpClass::timed:
-      op.set_state(OpState::running);
+      set_state(i, OpState::running);
       queue.push(now + Time(op.x), Event{EventType::timed_done, i});
       break;
     case OpClass::send:
     case OpClass::recv:
-      op.set_state(OpState::issued);
-      if (ops[op.partner].state() == OpState::issued) begin_transfer(op.cls() == OpClass::send ? i : op.partner);
+      set_state(i, OpState::issued);
+      if (op_state[op.partner] == static_cast<std::uint8_t>(OpState::issued)) {
+        begin_transfer(op.cls() == OpClass::send ? i : op.partner);
+      }
       break;
   }
 }
 
 void Simulator::Impl::begin_transfer(std::uint32_t send) {
   SimOp& so = ops[send];
-  SimOp& rv = ops[so.partner];
-  so.set_state(OpState::running);
-  rv.set_state(OpState::running);
+  const std::uint32_t recv = so.partner;
+  set_state(send, OpState::running);
+  set_state(recv, OpState::running);
   so.x = now.value;  // when both began
-  const Price& pr = prices[static_cast<std::size_t>(rv.x)];
+  const auto price = static_cast<std::uint32_t>(ops[recv].x);
+  std::uint32_t t = 0;
+  if (!free_transfers.empty()) {
+    t = free_transfers.back();
+    free_transfers.pop_back();
+  } else {
+    t = static_cast<std::uint32_t>(transfers.size());
+    transfers.emplace_back();
+  }
+  transfers[t] = Transfer{send, recv, price};
+  const Price& pr = prices[price];
   gpu_transfers(pr.src_gpu, pr.interference, true);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, true);
   if (pr.cost.wire_bytes.value > 0) {
-    network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, send);
+    network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, t);
   } else {
-    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, send});
+    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, t});
   }
 }
 
-void Simulator::Impl::finish_transfer(std::uint32_t send) {
-  const Price& pr = prices[static_cast<std::size_t>(ops[ops[send].partner].x)];
+void Simulator::Impl::finish_transfer(std::uint32_t t) {
+  const Transfer x = transfers[t];
+  free_transfers.push_back(t);
+  const Price& pr = prices[x.price];
   gpu_transfers(pr.src_gpu, pr.interference, false);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, false);
-  complete(send);
-  complete(ops[send].partner);
+  complete(x.send);
+  complete(x.recv);
 }
 
 void Simulator::Impl::complete(std::uint32_t i) {
   SimOp& op = ops[i];
-  op.set_state(OpState::done);
+  set_state(i, OpState::done);
   op.ended = now;
   ++done;
   --streams[op.rank * kStreams + op.stream()].busy;
@@ -782,7 +819,8 @@ void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
 
 void Simulator::Impl::report_stuck(const std::string& why) {
   std::vector<SimulationError::Waiter> waiters;
-  std::vector<std::uint32_t> stalled = network.stalled_users();
+  std::vector<std::uint32_t> stalled = network.stalled_users();  // transfers; their sends:
+  for (auto& u : stalled) u = transfers[u].send;
   std::sort(stalled.begin(), stalled.end());
   auto op_name = [&](std::uint32_t gi) {
     return fmt::format("{} (phase {})", ir::kind_name(schedule.ranks[ops[gi].rank].ops[gi - rank_base[ops[gi].rank]].kind),
@@ -956,6 +994,7 @@ SimResult Simulator::run() {
   if (s.ran) throw Error("Simulator::run called twice");
   s.ran = true;
   s.queue.reserve(4 * s.schedule.ranks.size() + 16);
+  s.op_state.assign(s.ops.size(), static_cast<std::uint8_t>(OpState::pending));
   for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r, kNone);
   Event ev;
   Time t;
@@ -978,10 +1017,10 @@ SimResult Simulator::run() {
         s.complete(ev.target);
         break;
       case EventType::flow_done: {
-        std::uint32_t send = 0;
-        if (s.network.complete(s.now, ev, send)) {
-          const Price& pr = s.prices[static_cast<std::size_t>(s.ops[s.ops[send].partner].x)];
-          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, send});
+        std::uint32_t xfer = 0;
+        if (s.network.complete(s.now, ev, xfer)) {
+          const Price& pr = s.prices[s.transfers[xfer].price];
+          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, xfer});
         }
         break;
       }
