@@ -5,6 +5,20 @@
 
 namespace ringlab::sim {
 
+namespace {
+std::uint32_t delay_hash(std::int64_t delay) noexcept {
+  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(delay) * 0x9e3779b97f4a7c15ULL) >> 58);
+}
+}  // namespace
+
+EventQueue::EventQueue() {
+  static_assert(std::has_single_bit(kLanes) && kLanes <= 255);
+  static_assert(std::has_single_bit(kIndex) && kIndex == 64);  // delay_hash gives 6 bits
+  heads_.fill(kNoKey);
+  for (std::uint32_t k = 0; k < kLanes; ++k) win_[kLanes + k] = static_cast<std::uint8_t>(k);
+  for (std::uint32_t i = kLanes - 1; i >= 1; --i) win_[i] = win_[2 * i];
+}
+
 void EventQueue::push(Time time, const Event& ev) {
   place(Entry{time.value, seq_++ << 2 | static_cast<std::uint64_t>(ev.type), ev.target, 0});
 }
@@ -30,7 +44,6 @@ void EventQueue::schedule(Slot slot, Time time, const Event& ev) {
   const std::uint32_t k = lane_for(e.time);
   if (k != kNowhere) {
     heap_erase(w.pos);
-    best_ = kStale;
     lane_append(k, e);
     return;
   }
@@ -40,7 +53,6 @@ void EventQueue::schedule(Slot slot, Time time, const Event& ev) {
   heap_[w.pos] = e;
   if (up) sift_up(w.pos);
   else sift_down(w.pos);
-  best_ = kStale;
 }
 
 void EventQueue::cancel(Slot slot) {
@@ -50,7 +62,6 @@ void EventQueue::cancel(Slot slot) {
   if (w.lane == kHeap) {
     where_[slot].lane = kNowhere;
     heap_erase(w.pos);
-    best_ = kStale;
   } else {
     lane_kill(w.lane, w.pos);
   }
@@ -63,56 +74,35 @@ std::size_t EventQueue::size() const noexcept {
 }
 
 void EventQueue::pop(Time& time, Event& ev) {
-  if (best_ == kStale) find_best();
-  if (best_ == kFromHeap) {
+  if (heap_first()) {
     const Entry top = heap_.front();
     time = Time(top.time);
     ev = payload(top);
     now_ = top.time;
     where_[top.slot].lane = kNowhere;
     heap_erase(0);
-  } else {
-    const auto k = static_cast<std::uint32_t>(best_);
-    Lane& l = lanes_[k];
-    const Entry& e = head_of(l);
-    time = Time(e.time);
-    ev = payload(e);
-    now_ = e.time;
-    if (e.slot != 0) where_[e.slot].lane = kNowhere;
-    ++l.head;
-    __builtin_prefetch(&l.data[(l.head + 4) & l.mask]);  // the pops to come
-    lane_skip_dead(k);
+    popped_lane_ = kNowhere;
+    return;
   }
-  best_ = kStale;
+  const std::uint32_t k = win_[1];
+  Lane& l = lanes_[k];
+  const Entry& e = head_of(l);
+  time = Time(e.time);
+  ev = payload(e);
+  now_ = e.time;
+  if (e.slot != 0) where_[e.slot].lane = kNowhere;
+  ++l.head;
+  __builtin_prefetch(&l.data[(l.head + 4) & l.mask]);  // the pops to come
+  lane_skip_dead(k);
+  popped_lane_ = k;
 }
 
 void EventQueue::reserve(std::size_t n) { heap_.reserve(n); }
 
-void EventQueue::find_best() const noexcept {
-  // A tournament over the lanes' head keys (selects, no branches: which lane is next is a coin toss
-  // to the branch predictor), then the heap's top.
-  std::array<std::uint32_t, kLanes> at{};
-  for (std::uint32_t k = 0; k < kLanes; ++k) at[k] = k;
-  for (std::uint32_t w = kLanes / 2; w >= 1; w /= 2) {
-    for (std::uint32_t k = 0; k < w; ++k) {
-      const std::uint32_t a = at[2 * k];
-      const std::uint32_t b = at[2 * k + 1];
-      at[k] = heads_[b] < heads_[a] ? b : a;
-    }
-  }
-  const std::uint32_t k = at[0];
-  if (!heap_.empty() && key(heap_.front()) < heads_[k]) best_ = kFromHeap;
-  else best_ = heads_[k] == kNoKey ? kStale : static_cast<std::int32_t>(k);
-}
-
-void EventQueue::place(const Entry& e) {
+inline void EventQueue::place(const Entry& e) {
   const std::uint32_t k = lane_for(e.time);
-  if (k != kNowhere) {
-    lane_append(k, e);
-  } else {
-    heap_push(e);
-    offer(kFromHeap, heap_.front());
-  }
+  if (k != kNowhere) lane_append(k, e);
+  else heap_push(e);
 }
 
 // The lane for an event at `time` (kNowhere: the heap). An unbound delay that recurs takes a lane
@@ -120,9 +110,11 @@ void EventQueue::place(const Entry& e) {
 std::uint32_t EventQueue::lane_for(std::int64_t time) noexcept {
   const std::int64_t delay = time - now_;
   if (delay < 0) return kNowhere;  // never from the simulator: its events are never in the past
-  for (std::uint32_t k = 0; k < kLanes; ++k) {
-    const Lane& l = lanes_[k];
-    if (l.bound && l.delay == delay) return time >= l.last ? k : kNowhere;
+  for (std::uint32_t h = delay_hash(delay); index_lane_[h] != 0; h = (h + 1) % kIndex) {
+    if (index_delay_[h] == delay) {
+      const std::uint32_t k = index_lane_[h] - 1U;
+      return time >= lanes_[k].last ? k : kNowhere;
+    }
   }
   if (std::find(missed_.begin(), missed_.end(), delay) == missed_.end()) {
     missed_[missed_next_] = delay;
@@ -135,13 +127,22 @@ std::uint32_t EventQueue::lane_for(std::int64_t time) noexcept {
       l.bound = true;
       l.delay = delay;
       l.last = time;
+      // Rebuild the index: binding is rare next to lookups (and this drops the lane's old delay).
+      index_lane_.fill(0);
+      for (std::uint32_t j = 0; j < kLanes; ++j) {
+        if (!lanes_[j].bound) continue;
+        std::uint32_t h = delay_hash(lanes_[j].delay);
+        while (index_lane_[h] != 0) h = (h + 1) % kIndex;
+        index_delay_[h] = lanes_[j].delay;
+        index_lane_[h] = static_cast<std::uint8_t>(j + 1);
+      }
       return k;
     }
   }
   return kNowhere;
 }
 
-void EventQueue::lane_append(std::uint32_t k, const Entry& e) {
+inline void EventQueue::lane_append(std::uint32_t k, const Entry& e) {
   Lane& l = lanes_[k];
   if (l.tail - l.head == l.ring.size()) {
     // Full: double it. Entries keep their running counts, so slots' positions stay valid.
@@ -160,8 +161,7 @@ void EventQueue::lane_append(std::uint32_t k, const Entry& e) {
   l.last = e.time;
   if (l.tail - l.head == 1) {
     nonempty_ |= 1U << k;
-    heads_[k] = key(e);
-    offer(static_cast<std::int32_t>(k), e);
+    head_changed(k);
   }
 }
 
@@ -172,10 +172,7 @@ void EventQueue::lane_kill(std::uint32_t k, std::uint32_t pos) noexcept {
   where_[e.slot].lane = kNowhere;
   e.slot = kDead;
   ++l.dead;
-  if (pos == l.head) {
-    lane_skip_dead(k);
-    best_ = kStale;
-  }
+  if (pos == l.head) lane_skip_dead(k);
 }
 
 // Drops dead entries at the head; keeps `nonempty_` current.

@@ -24,6 +24,7 @@ namespace {
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kStreams = 4;
 constexpr double kPs = static_cast<double>(kPsPerSecond);
+constexpr std::uint32_t kLookahead = 6;  // see Simulator::run
 
 // How the interpreter executes an op.
 enum class OpClass : std::uint8_t {
@@ -133,6 +134,7 @@ struct Work {
   std::uint32_t op = 0;
   EventQueue::Slot slot = 0;  // its compute_done event
   std::uint32_t gpu = 0;
+  std::uint32_t rank = 0;
   bool active = false;
 };
 
@@ -278,8 +280,9 @@ struct Simulator::Impl {
   std::vector<Transfer> transfers;  // flows' users and transfer_done targets
   std::vector<std::uint32_t> free_transfers;
   // Each op's state, one byte per op beside the copy in its record: a rank's current ops share a
-  // line here, so checking a peer's side of a rendezvous or an op's dependencies rarely misses.
-  std::vector<std::uint8_t> op_state;
+  // line here, so checking a peer's side of a rendezvous or an op's dependencies rarely misses. On
+  // huge pages like the records (every rank's line is in use at once). Fresh pages read as pending.
+  BigArray<std::uint8_t> op_state;
   Time now{0};
   std::uint64_t done = 0;
   std::uint64_t events = 0;
@@ -331,23 +334,46 @@ struct Simulator::Impl {
     return op.ndeps == 1 ? op.deps : deps[op.deps + k];
   }
   [[noreturn]] void report_stuck(const std::string& why);
-  // Starts loading what the next event will touch while this one is handled: at large P every
-  // event is about another rank, whose records are no longer in cache. The op an event completes,
-  // and the next records of its rank (the stream heads it will issue from).
+  // Starts loading what an upcoming event will touch while this one is handled: at large P every
+  // event is about another rank, whose state has left the cache since that rank's last event. The
+  // ops it completes and the next records of their ranks (the stream heads they will issue from),
+  // their state bytes and streams, the GPUs whose compute it changes. Only what the small hot tables
+  // (work items, transfers, prices) locate: chasing a cold record here would stall now instead.
   void prefetch_for(const Event& next) const noexcept {
-    std::uint32_t i = kNone;
-    if (next.type == EventType::timed_done) {
-      i = next.target;
-    } else if (next.type == EventType::transfer_done) {
-      i = transfers[next.target].send;
-      __builtin_prefetch(&ops[transfers[next.target].recv]);
-    } else if (next.type == EventType::compute_done) {
-      i = work[next.target].op;
+    auto op_and_next = [&](std::uint32_t i) {
+      __builtin_prefetch(&ops[i]);
+      const auto end = reinterpret_cast<std::uintptr_t>(ops.end());
+      const auto p = reinterpret_cast<std::uintptr_t>(&ops[i]) + 64;
+      if (p < end) __builtin_prefetch(reinterpret_cast<const void*>(p));
+      __builtin_prefetch(&op_state[i]);
+    };
+    auto gpu = [&](std::size_t g) {
+      __builtin_prefetch(&gpus[g]);
+      __builtin_prefetch(reinterpret_cast<const char*>(&gpus[g]) + 64);
+    };
+    switch (next.type) {
+      case EventType::timed_done:
+        op_and_next(next.target);
+        break;
+      case EventType::transfer_done: {
+        const Transfer& x = transfers[next.target];
+        op_and_next(x.send);
+        op_and_next(x.recv);
+        const Price& pr = prices[x.price];
+        gpu(static_cast<std::size_t>(pr.src_gpu));
+        gpu(static_cast<std::size_t>(pr.dst_gpu));
+        break;
+      }
+      case EventType::compute_done: {
+        const Work& wk = work[next.target];
+        op_and_next(wk.op);
+        gpu(wk.gpu);
+        __builtin_prefetch(&streams[wk.rank * kStreams]);
+        break;
+      }
+      case EventType::flow_done:
+        break;
     }
-    if (i == kNone) return;
-    __builtin_prefetch(&ops[i]);
-    if (i + 1 < ops.size()) __builtin_prefetch(&ops[i + 1]);
-    if (i + 2 < ops.size()) __builtin_prefetch(&ops[i + 2]);
   }
   SimResult results();
 };
@@ -779,6 +805,7 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
   wk.remaining = static_cast<double>(ops[i].x);
   wk.op = i;
   wk.gpu = g;
+  wk.rank = ops[i].rank;
   wk.active = true;
   Gpu& gpu = gpus[g];
   gpu_advance(gpu);
@@ -994,7 +1021,8 @@ SimResult Simulator::run() {
   if (s.ran) throw Error("Simulator::run called twice");
   s.ran = true;
   s.queue.reserve(4 * s.schedule.ranks.size() + 16);
-  s.op_state.assign(s.ops.size(), static_cast<std::uint8_t>(OpState::pending));
+  static_assert(static_cast<int>(OpState::pending) == 0);
+  s.op_state.allocate(s.ops.size());
   for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r, kNone);
   Event ev;
   Time t;
@@ -1007,6 +1035,13 @@ SimResult Simulator::run() {
     s.queue.pop(t, ev);
     s.now = t;
     if (!s.queue.empty()) s.prefetch_for(s.queue.peek());
+    // An event a few places behind this one in the FIFO it came from pops at least that many events
+    // from now (the lanes' events often come in bursts of one instant, so not many more): far enough
+    // ahead for its data to arrive, near enough for it to stay. Each is fetched once, as it enters
+    // that window; and the FIFO's new head too, in case it arrived there too late for that (a short
+    // FIFO: it pops after about as many events as there are busy FIFOs).
+    if (Event up; s.queue.upcoming(kLookahead, up)) s.prefetch_for(up);
+    if (Event up; s.queue.upcoming(0, up)) s.prefetch_for(up);
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {

@@ -44,7 +44,7 @@ class EventQueue {
   /// Names a re-timeable event: at most one event per slot is pending.
   using Slot = std::uint32_t;
 
-  EventQueue() { heads_.fill(kNoKey); }
+  EventQueue();
   EventQueue(const EventQueue&) = delete;
   EventQueue& operator=(const EventQueue&) = delete;
 
@@ -72,6 +72,16 @@ class EventQueue {
   [[nodiscard]] Event peek() const noexcept { return payload(top()); }
   /// Removes the earliest event, writing its time and payload.
   void pop(Time& time, Event& ev);
+  /// An event due after the last one popped, for prefetching: the one `ahead` places behind it in the
+  /// FIFO it came from (each pops after about as many others as there are busy FIFOs). False when
+  /// there is none, or the last pop came from the heap. It may be one since replaced.
+  [[nodiscard]] bool upcoming(std::uint32_t ahead, Event& ev) const noexcept {
+    if (popped_lane_ == kNowhere) return false;
+    const Lane& l = lanes_[popped_lane_];
+    if (l.tail - l.head <= ahead) return false;
+    ev = payload(l.data[(l.head + ahead) & l.mask]);
+    return true;
+  }
   /// Reserves room for `n` pending events.
   void reserve(std::size_t n);
   /// Events pushed or scheduled so far.
@@ -82,8 +92,6 @@ class EventQueue {
   static constexpr std::uint32_t kDead = 0xffffffffU;  // Entry::slot of a replaced lane entry
   static constexpr std::uint32_t kLanes = 16;
   static constexpr std::uint32_t kHeap = kLanes;       // Where::lane of a heap entry
-  static constexpr std::int32_t kStale = -2;           // best_ not known
-  static constexpr std::int32_t kFromHeap = -1;        // best_: the heap's top
 
   // One pending event, payload inline (no slab to chase): 24 bytes. `key` is seq << 2 | type, so
   // comparing keys compares push order. `slot` is 0 for a plain push: slot 0 is a sink that every
@@ -124,25 +132,25 @@ class EventQueue {
     return Event{static_cast<EventType>(e.key & 3U), e.target};
   }
   [[nodiscard]] static const Entry& head_of(const Lane& l) noexcept { return l.data[l.head & l.mask]; }
-  static constexpr U kNoKey = ~U{0};  // heads_ of an empty lane
+  static constexpr U kNoKey = ~U{0};  // the head key of an empty lane
+  // Lane k's head changed: its key, and the matches on its way up the tree.
   void head_changed(std::uint32_t k) noexcept {
     const Lane& l = lanes_[k];
     heads_[k] = l.head == l.tail ? kNoKey : key(head_of(l));
-  }
-  [[nodiscard]] const Entry& top() const noexcept {
-    if (best_ == kStale) find_best();
-    return best_ == kFromHeap ? heap_.front() : head_of(lanes_[static_cast<std::size_t>(best_)]);
-  }
-  void find_best() const noexcept;
-  // A candidate that may now be the earliest: keeps best_ current without a rescan.
-  void offer(std::int32_t source, const Entry& e) noexcept {
-    if (best_ != kStale && key(e) < (best_ == kFromHeap ? key(heap_.front()) : heads_[static_cast<std::size_t>(best_)])) {
-      best_ = source;
+    for (std::uint32_t i = (kLanes + k) / 2; i >= 1; i /= 2) {
+      const std::uint8_t a = win_[2 * i];
+      const std::uint8_t b = win_[2 * i + 1];
+      win_[i] = heads_[b] < heads_[a] ? b : a;
     }
   }
-  void place(const Entry& e);
+  // The earliest event is the heap's top or the head of the lane winning the tree.
+  [[nodiscard]] bool heap_first() const noexcept { return !heap_.empty() && key(heap_.front()) < heads_[win_[1]]; }
+  [[nodiscard]] const Entry& top() const noexcept {
+    return heap_first() ? heap_.front() : head_of(lanes_[win_[1]]);
+  }
+  [[gnu::always_inline]] void place(const Entry& e);
   [[nodiscard]] std::uint32_t lane_for(std::int64_t time) noexcept;
-  void lane_append(std::uint32_t k, const Entry& e);
+  [[gnu::always_inline]] void lane_append(std::uint32_t k, const Entry& e);
   void lane_kill(std::uint32_t k, std::uint32_t pos) noexcept;
   void lane_skip_dead(std::uint32_t k) noexcept;
   void heap_set(std::size_t i, const Entry& e) noexcept {
@@ -156,14 +164,23 @@ class EventQueue {
 
   std::vector<Entry> heap_;
   std::array<Lane, kLanes> lanes_{};
-  // Each lane's head key, side by side: finding the earliest event reads these, not the lanes' rings.
+  // Each lane's head key (kNoKey when empty), side by side, and a tournament tree over them: node i
+  // (1 .. kLanes-1) holds the lane whose head is least among the leaves below it, leaf kLanes + k is
+  // lane k. A head change replays the log2(kLanes) matches above its leaf; the earliest lane is win_[1].
   std::array<U, kLanes> heads_;
+  std::array<std::uint8_t, 2 * kLanes> win_{};
+  // Delay -> lane + 1 (0: none), open-addressed by a hash of the delay: binding a lane or finding a
+  // delay's lane is one probe or a few, not a scan of the lanes.
+  static constexpr std::uint32_t kIndex = 64;
+  std::array<std::int64_t, kIndex> index_delay_{};
+  std::array<std::uint8_t, kIndex> index_lane_{};
   std::uint32_t nonempty_ = 0;             // bit k: lane k has a live entry
   // Delays recently pushed that had no lane: a delay gets a lane when it recurs (one-off delays, such
   // as a kernel re-timed mid-run, would otherwise hold lanes for nothing).
   std::array<std::int64_t, 8> missed_{};
   std::uint32_t missed_next_ = 0;
-  mutable std::int32_t best_ = kStale;     // where the earliest event is (kFromHeap, a lane, kStale)
+  std::uint32_t popped_lane_ = kNowhere;   // the lane of the last pop (kNowhere: the heap)
+
   std::int64_t now_ = 0;                   // time of the last event popped
   std::uint64_t seq_ = 0;
   std::vector<Where> where_{Where{}};      // per slot (slot 0: the heap's sink)
