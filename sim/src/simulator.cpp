@@ -2,7 +2,6 @@
 
 #include "ringlab/ir/serialize.hpp"
 
-#include <boost/container/small_vector.hpp>
 #include <sys/mman.h>
 #include <fmt/core.h>
 
@@ -120,14 +119,67 @@ struct StreamState {
   std::uint32_t blocker = kNone;
 };
 
-// Per GPU; the lists are short (a kernel or two, a transfer or two), so they live inline.
-struct Gpu {
-  boost::container::small_vector<std::uint32_t, 3> running;  // work items
+// A short list with room for two elements inline and a compact header (size, capacity, and the
+// inline room doubling as the heap pointer): boost's small_vector header alone is 24 bytes, and a
+// GPU's two lists with it took two cache lines.
+template <typename T>
+class ShortList {
+ public:
+  ShortList() = default;
+  ShortList(const ShortList& o) { *this = o; }
+  ShortList& operator=(const ShortList& o) {
+    if (this == &o) return *this;
+    release();
+    size_ = 0;
+    for (const T& x : o) push_back(x);
+    return *this;
+  }
+  ~ShortList() { release(); }
+  [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] T* begin() noexcept { return cap_ == kInline ? inline_ : heap_; }
+  [[nodiscard]] T* end() noexcept { return begin() + size_; }
+  [[nodiscard]] const T* begin() const noexcept { return cap_ == kInline ? inline_ : heap_; }
+  [[nodiscard]] const T* end() const noexcept { return begin() + size_; }
+  void push_back(T x) {
+    if (size_ == cap_) {
+      const std::uint32_t cap = 2 * cap_;
+      T* p = new T[cap];
+      std::copy(begin(), end(), p);
+      release();
+      heap_ = p;
+      cap_ = cap;
+    }
+    begin()[size_++] = x;
+  }
+  void erase(T* at) noexcept {  // keeps the order of the rest
+    std::copy(at + 1, end(), at);
+    --size_;
+  }
+
+ private:
+  static constexpr std::uint32_t kInline = 2;
+  void release() noexcept {
+    if (cap_ != kInline) delete[] heap_;
+    cap_ = kInline;
+  }
+  union {
+    T inline_[kInline];
+    T* heap_;
+  };
+  std::uint32_t size_ = 0;
+  std::uint32_t cap_ = kInline;
+};
+
+// Per GPU, in one cache line; the lists are short (a kernel or two, a transfer or two).
+struct alignas(64) Gpu {
   double speed = 1;                    // idle-ps of work done per ps, per running item
   Time updated{0};
-  boost::container::small_vector<double, 3> transfers;  // interference factors of the transfers in flight on this GPU
-  double factor = 1;                   // the largest of them (1 when none)
+  double factor = 1;                   // the largest of the transfers' factors (1 when none)
+  ShortList<std::uint32_t> running;    // work items
+  ShortList<double> transfers;         // interference factors of the transfers in flight on this GPU
 };
+static_assert(sizeof(Gpu) == 64);
 
 struct Work {
   double remaining = 0;  // idle-time ps left
