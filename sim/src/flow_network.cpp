@@ -17,6 +17,7 @@ FlowNetwork::FlowNetwork(EventQueue& queue, bool record_timeline)
     : queue_(queue), record_timeline_(record_timeline) {}
 
 PathId FlowNetwork::add_path(const topology::Route& route) {
+  const std::size_t begin = path_links_.size();
   for (const auto& hop : route.hops) {
     if (hop.link >= links_.size()) links_.resize(static_cast<std::size_t>(hop.link) + 1);
     Link& l = links_[hop.link];
@@ -28,6 +29,27 @@ PathId FlowNetwork::add_path(const topology::Route& route) {
     path_links_.push_back(hop.link);
   }
   path_begin_.push_back(path_links_.size());
+  // A path that crosses a link twice puts its flow on that link's list twice; removing it by position
+  // could then take the other copy than the find it replaces, and the list's order (hence the order
+  // of floating-point sums over it) would differ. Such paths keep the search.
+  bool repeats = false;
+  for (std::size_t i = begin; i < path_links_.size(); ++i) {
+    repeats = repeats || std::find(path_links_.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   path_links_.begin() + static_cast<std::ptrdiff_t>(i), path_links_[i]) !=
+                             path_links_.begin() + static_cast<std::ptrdiff_t>(i);
+  }
+  path_repeats_.push_back(repeats);
+  const std::size_t hops = path_links_.size() - begin;
+  if (hops > stride_) {
+    // Widen every flow's position row (before any flow runs, in practice).
+    std::vector<std::uint32_t> wider(flows_.size() * hops);
+    for (std::size_t f = 0; f < flows_.size(); ++f) {
+      std::copy_n(pos_.begin() + static_cast<std::ptrdiff_t>(f * stride_), stride_,
+                  wider.begin() + static_cast<std::ptrdiff_t>(f * hops));
+    }
+    pos_ = std::move(wider);
+    stride_ = hops;
+  }
   return static_cast<PathId>(path_begin_.size() - 2);
 }
 
@@ -39,6 +61,8 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   } else {
     f = static_cast<FlowId>(flows_.size());
     flows_.emplace_back();
+    flows_.back().slot = queue_.add_slot();
+    pos_.resize(flows_.size() * stride_);
   }
   Flow& fl = flows_[f];
   fl.remaining = bytes;
@@ -47,9 +71,13 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   fl.updated = now;
   fl.path = path;
   fl.user = user;
-  ++fl.generation;
   fl.active = true;
-  for (const auto l : links_of(path)) links_[l].flows.push_back(f);
+  std::uint32_t* pos = pos_.data() + f * stride_;
+  for (const auto l : links_of(path)) {
+    auto& v = links_[l].flows;
+    *pos++ = static_cast<std::uint32_t>(v.size());
+    v.push_back(f);
+  }
   dirty_flows_.push_back(f);
   ++active_;
   return f;
@@ -57,7 +85,7 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
 
 bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
   Flow& fl = flows_[ev.target];
-  if (!fl.active || fl.generation != ev.generation) return false;
+  if (!fl.active) return false;  // not reached: a flow's event is moved or cancelled, never left stale
   // Fast path: if no link of the flow that it shares is saturated (to within 1e-9), no other flow is bottlenecked on them, so the
   // max-min allocation of every other flow stands; only the loads drop. Otherwise the flows sharing
   // a saturated link may speed up: recompute their component at settle().
@@ -66,18 +94,28 @@ bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
     const Link& lk = links_[l];
     saturated = saturated || (lk.flows.size() > 1 && lk.load >= lk.capacity * (1 - 1e-9));
   }
+  const bool search = path_repeats_[fl.path];
+  const std::uint32_t* pos = pos_.data() + ev.target * stride_;
   for (const auto l : links_of(fl.path)) {
     Link& lk = links_[l];
     auto& v = lk.flows;
-    const auto it = std::find(v.begin(), v.end(), ev.target);
-    *it = v.back();
+    // Swap-remove: the last flow of the list takes this one's place (its position there is updated;
+    // the spine's list holds hundreds of flows at large P, so no search).
+    const std::size_t i = search ? static_cast<std::size_t>(std::find(v.begin(), v.end(), ev.target) - v.begin()) : *pos;
+    ++pos;
+    const FlowId moved = v.back();
+    v[i] = moved;
     v.pop_back();
+    if (moved != ev.target && !path_repeats_[flows_[moved].path]) {
+      const auto ml = links_of(flows_[moved].path);
+      const auto h = static_cast<std::size_t>(std::find(ml.begin(), ml.end(), l) - ml.begin());
+      pos_[moved * stride_ + h] = static_cast<std::uint32_t>(i);
+    }
     set_load(now, l, v.empty() ? 0.0 : std::max(0.0, lk.load - fl.rate));
     if (saturated) dirty_links_.push_back(l);
   }
   fl.active = false;
   fl.rate = 0;
-  ++fl.generation;
   user = fl.user;
   free_flows_.push_back(ev.target);
   --active_;
@@ -97,9 +135,8 @@ bool FlowNetwork::fast_start(Time now, FlowId f) {
   }
   for (const auto l : links_of(fl.path)) set_load(now, l, links_[l].load + fl.cap);
   fl.rate = fl.cap;
-  ++fl.generation;
   const double ps = std::round(fl.remaining / fl.rate * kPs);
-  queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+  queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   return true;
 }
 
@@ -211,10 +248,12 @@ void FlowNetwork::water_fill(Time now) {
     const FlowId f = comp_flows_[i];
     Flow& fl = flows_[f];
     if (fl.rate == old_rates_[i] && old_rates_[i] > 0) continue;  // its completion event stands
-    ++fl.generation;
-    if (fl.rate <= 0) continue;  // stalled: no event; the simulator reports it if nothing else moves
+    if (fl.rate <= 0) {
+      queue_.cancel(fl.slot);  // stalled: no event; the simulator reports it if nothing else moves
+      continue;
+    }
     const double ps = fl.rate == kInf ? 0.0 : std::round(fl.remaining / fl.rate * kPs);
-    queue_.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f, fl.generation});
+    queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   }
 }
 

@@ -4,7 +4,6 @@
 #include "ringlab/sim/growable_array.hpp"
 #include "ringlab/sim/intervals.hpp"
 
-#include <boost/container/small_vector.hpp>
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -31,6 +30,7 @@ namespace {
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kStreams = 4;
 constexpr double kPs = static_cast<double>(kPsPerSecond);
+constexpr std::uint32_t kLookahead = 6;  // see Simulator::run
 
 // How the interpreter executes an op.
 enum class OpClass : std::uint8_t {
@@ -74,23 +74,90 @@ struct StreamState {
   std::uint32_t head = kNone;      // next op to issue (kNone: none left)
   std::uint32_t launched = kNone;  // first op of the group in flight
   std::uint32_t busy = 0;          // ops of the launched group not yet done
+  // A dependency of the head's group found not done (kNone: none known). Only its own completion can
+  // change that, and it calls try_issue with it, so until then the stream is skipped without reading
+  // the head's records (at large P each such read is a cache miss: a rank is revisited thousands of
+  // events later).
+  std::uint32_t blocker = kNone;
 };
 
-// Per GPU; the lists are short (a kernel or two, a transfer or two), so they live inline.
-struct Gpu {
-  boost::container::small_vector<std::uint32_t, 3> running;  // work items
+// A short list with room for two elements inline and a compact header (size, capacity, and the
+// inline room doubling as the heap pointer): boost's small_vector header alone is 24 bytes, and a
+// GPU's two lists with it took two cache lines.
+template <typename T>
+class ShortList {
+ public:
+  ShortList() = default;
+  ShortList(const ShortList& o) { *this = o; }
+  ShortList& operator=(const ShortList& o) {
+    if (this == &o) return *this;
+    release();
+    size_ = 0;
+    for (const T& x : o) push_back(x);
+    return *this;
+  }
+  ~ShortList() { release(); }
+  [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] T* begin() noexcept { return cap_ == kInline ? inline_ : heap_; }
+  [[nodiscard]] T* end() noexcept { return begin() + size_; }
+  [[nodiscard]] const T* begin() const noexcept { return cap_ == kInline ? inline_ : heap_; }
+  [[nodiscard]] const T* end() const noexcept { return begin() + size_; }
+  void push_back(T x) {
+    if (size_ == cap_) {
+      const std::uint32_t cap = 2 * cap_;
+      T* p = new T[cap];
+      std::copy(begin(), end(), p);
+      release();
+      heap_ = p;
+      cap_ = cap;
+    }
+    begin()[size_++] = x;
+  }
+  void erase(T* at) noexcept {  // keeps the order of the rest
+    std::copy(at + 1, end(), at);
+    --size_;
+  }
+
+ private:
+  static constexpr std::uint32_t kInline = 2;
+  void release() noexcept {
+    if (cap_ != kInline) delete[] heap_;
+    cap_ = kInline;
+  }
+  union {
+    T inline_[kInline];
+    T* heap_;
+  };
+  std::uint32_t size_ = 0;
+  std::uint32_t cap_ = kInline;
+};
+
+// Per GPU, in one cache line; the lists are short (a kernel or two, a transfer or two).
+struct alignas(64) Gpu {
   double speed = 1;                    // idle-ps of work done per ps, per running item
   Time updated{0};
-  boost::container::small_vector<double, 3> transfers;  // interference factors of the transfers in flight on this GPU
-  double factor = 1;                   // the largest of them (1 when none)
+  double factor = 1;                   // the largest of the transfers' factors (1 when none)
+  ShortList<std::uint32_t> running;    // work items
+  ShortList<double> transfers;         // interference factors of the transfers in flight on this GPU
 };
+static_assert(sizeof(Gpu) == 64);
 
 struct Work {
   double remaining = 0;  // idle-time ps left
   std::uint32_t op = 0;
-  std::uint32_t generation = 0;
+  EventQueue::Slot slot = 0;  // its compute_done event
   std::uint32_t gpu = 0;
+  std::uint32_t rank = 0;
   bool active = false;
+};
+
+// A transfer in flight: what its flow_done and transfer_done events need, in a small table that stays
+// in cache (its two ops' records, on two ranks, would be two cache misses per event at large P).
+struct Transfer {
+  std::uint32_t send = 0;
+  std::uint32_t recv = 0;
+  std::uint32_t price = 0;
 };
 
 struct Price {
@@ -190,6 +257,12 @@ struct Simulator::Impl {
   std::vector<Gpu> gpus;
   std::vector<Work> work;
   std::vector<std::uint32_t> free_work;
+  std::vector<Transfer> transfers;  // flows' users and transfer_done targets
+  std::vector<std::uint32_t> free_transfers;
+  // Each op's state, one byte per op beside the copy in its record: a rank's current ops share a
+  // line here, so checking a peer's side of a rendezvous or an op's dependencies rarely misses. On
+  // huge pages like the records (every rank's line is in use at once). Fresh pages read as pending.
+  GrowableArray<std::uint8_t> op_state;
   Time now{0};
   std::uint64_t done = 0;
   std::uint64_t events = 0;
@@ -203,22 +276,31 @@ struct Simulator::Impl {
   void match();
   [[noreturn]] void match_legacy();
   void price_transfers();
-  void try_issue(std::uint32_t rank);
+  void try_issue(std::uint32_t rank, std::uint32_t completed);
   void launch(std::uint32_t i);
   void begin_transfer(std::uint32_t send);
-  void finish_transfer(std::uint32_t send);
+  void finish_transfer(std::uint32_t t);
+  void set_state(std::uint32_t i, OpState st) noexcept {
+    ops[i].set_state(st);
+    op_state[i] = static_cast<std::uint8_t>(st);
+  }
+  [[nodiscard]] bool is_done(std::uint32_t i) const noexcept {
+    return op_state[i] == static_cast<std::uint8_t>(OpState::done);
+  }
   void complete(std::uint32_t i);
   void gpu_add(std::uint32_t i);
   void gpu_finish(const Event& ev);
   void gpu_transfers(std::int32_t g, double factor, bool begin);
   void gpu_advance(Gpu& gpu);
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
-  [[nodiscard]] bool deps_done(const SimOp& op) const noexcept {
-    if (op.ndeps == 1) return ops[op.deps].state() == OpState::done;
+  // A dependency of `op` not done yet (kNone: all done).
+  [[nodiscard]] std::uint32_t pending_dep(const SimOp& op) const noexcept {
+    if (op.ndeps == 1) return is_done(op.deps) ? kNone : op.deps;
     for (std::uint32_t k = 0; k < op.ndeps; ++k) {
-      if (ops[deps[op.deps + k]].state() != OpState::done) return false;
+      const std::uint32_t d = deps[op.deps + k];
+      if (!is_done(d)) return d;
     }
-    return true;
+    return kNone;
   }
   // The op after `i` on its rank's stream (kNone: none).
   [[nodiscard]] std::uint32_t next_of(std::uint32_t i) const noexcept {
@@ -234,20 +316,46 @@ struct Simulator::Impl {
     return op.ndeps == 1 ? op.deps : deps[op.deps + k];
   }
   [[noreturn]] void report_stuck(const std::string& why);
-  // Starts loading what the next event will touch while this one is handled: at large P every
-  // event is about another rank, whose records are no longer in cache. The op an event completes,
-  // and the next records of its rank (the stream heads it will issue from).
+  // Starts loading what an upcoming event will touch while this one is handled: at large P every
+  // event is about another rank, whose state has left the cache since that rank's last event. The
+  // ops it completes and the next records of their ranks (the stream heads they will issue from),
+  // their state bytes and streams, the GPUs whose compute it changes. Only what the small hot tables
+  // (work items, transfers, prices) locate: chasing a cold record here would stall now instead.
   void prefetch_for(const Event& next) const noexcept {
-    std::uint32_t i = kNone;
-    if (next.type == EventType::timed_done || next.type == EventType::transfer_done) {
-      i = next.target;
-    } else if (next.type == EventType::compute_done && next.target < work.size()) {
-      i = work[next.target].op;
+    auto op_and_next = [&](std::uint32_t i) {
+      __builtin_prefetch(&ops[i]);
+      const auto end = reinterpret_cast<std::uintptr_t>(ops.data() + ops.size());
+      const auto p = reinterpret_cast<std::uintptr_t>(&ops[i]) + 64;
+      if (p < end) __builtin_prefetch(reinterpret_cast<const void*>(p));
+      __builtin_prefetch(&op_state[i]);
+    };
+    auto gpu = [&](std::size_t g) {
+      __builtin_prefetch(&gpus[g]);
+      __builtin_prefetch(reinterpret_cast<const char*>(&gpus[g]) + 64);
+    };
+    switch (next.type) {
+      case EventType::timed_done:
+        op_and_next(next.target);
+        break;
+      case EventType::transfer_done: {
+        const Transfer& x = transfers[next.target];
+        op_and_next(x.send);
+        op_and_next(x.recv);
+        const Price& pr = prices[x.price];
+        gpu(static_cast<std::size_t>(pr.src_gpu));
+        gpu(static_cast<std::size_t>(pr.dst_gpu));
+        break;
+      }
+      case EventType::compute_done: {
+        const Work& wk = work[next.target];
+        op_and_next(wk.op);
+        gpu(wk.gpu);
+        __builtin_prefetch(&streams[wk.rank * kStreams]);
+        break;
+      }
+      case EventType::flow_done:
+        break;
     }
-    if (i == kNone || i >= ops.size()) return;
-    __builtin_prefetch(&ops[i]);
-    if (i + 1 < ops.size()) __builtin_prefetch(&ops[i + 1]);
-    if (i + 2 < ops.size()) __builtin_prefetch(&ops[i + 2]);
   }
   SimResult results();
 };
@@ -530,30 +638,36 @@ void Simulator::Impl::price_transfers() {
   }
 }
 
-void Simulator::Impl::try_issue(std::uint32_t rank) {
+// `completed`: the op whose completion calls this (kNone: none), the only one that can unblock a stream.
+void Simulator::Impl::try_issue(std::uint32_t rank, std::uint32_t completed) {
   for (std::size_t s = 0; s < kStreams; ++s) {
     StreamState& st = streams[rank * kStreams + s];
     while (st.busy == 0 && st.head != kNone) {
+      if (st.blocker != kNone && st.blocker != completed) break;
       const SimOp& first = ops[st.head];
       std::uint32_t n = 1;
       std::uint32_t after = next_of(st.head);  // first op past the group
-      bool ready = deps_done(first);
+      std::uint32_t blocker = pending_dep(first);
       if (first.group != 0) {
-        while (after != kNone && ops[after].group == first.group) {
-          ready = ready && deps_done(ops[after]);
+        while (blocker == kNone && after != kNone && ops[after].group == first.group) {
+          blocker = pending_dep(ops[after]);
           ++n;
           after = next_of(after);
         }
       }
-      if (!ready) break;
+      st.blocker = blocker;
+      if (blocker != kNone) break;
       st.busy = n;
       st.launched = st.head;
       st.head = after;
       // This rank's next ops are looked at when one of these completes, thousands of events from now
       // at large P: fetch them meanwhile (each op's first touch would otherwise be a DRAM miss).
+      // The next group and the op that ends it (its scan reads one past it) lie within the next few
+      // records: a rank's program is contiguous, four ops (three lines) a ring step.
       if (after != kNone) {
-        __builtin_prefetch(&ops[after]);
-        if (after + 1 < ops.size()) __builtin_prefetch(&ops[after + 1]);
+        const auto end = reinterpret_cast<std::uintptr_t>(ops.data() + ops.size());
+        auto p = reinterpret_cast<std::uintptr_t>(&ops[after]);
+        for (int k = 0; k < 4 && p < end; ++k, p += 64) __builtin_prefetch(reinterpret_cast<const void*>(p));
       }
       std::uint32_t i = st.launched;
       for (std::uint32_t k = 0; k < n; ++k) {
@@ -570,56 +684,70 @@ void Simulator::Impl::launch(std::uint32_t i) {
   op.issued = now;
   switch (op.cls()) {
     case OpClass::gpu:
-      op.set_state(OpState::running);
+      set_state(i, OpState::running);
       if (op.x == 0) {
-        queue.push(now, Event{EventType::timed_done, i, 0});
+        queue.push(now, Event{EventType::timed_done, i});
       } else {
         gpu_add(i);
       }
       break;
     case OpClass::timed:
-      op.set_state(OpState::running);
-      queue.push(now + Time(op.x), Event{EventType::timed_done, i, 0});
+      set_state(i, OpState::running);
+      queue.push(now + Time(op.x), Event{EventType::timed_done, i});
       break;
     case OpClass::send:
     case OpClass::recv:
-      op.set_state(OpState::issued);
-      if (ops[op.partner].state() == OpState::issued) begin_transfer(op.cls() == OpClass::send ? i : op.partner);
+      set_state(i, OpState::issued);
+      if (op_state[op.partner] == static_cast<std::uint8_t>(OpState::issued)) {
+        begin_transfer(op.cls() == OpClass::send ? i : op.partner);
+      }
       break;
   }
 }
 
 void Simulator::Impl::begin_transfer(std::uint32_t send) {
   SimOp& so = ops[send];
-  SimOp& rv = ops[so.partner];
-  so.set_state(OpState::running);
-  rv.set_state(OpState::running);
+  const std::uint32_t recv = so.partner;
+  set_state(send, OpState::running);
+  set_state(recv, OpState::running);
   so.x = now.value;  // when both began
-  const Price& pr = prices[static_cast<std::size_t>(rv.x)];
+  const auto price = static_cast<std::uint32_t>(ops[recv].x);
+  std::uint32_t t = 0;
+  if (!free_transfers.empty()) {
+    t = free_transfers.back();
+    free_transfers.pop_back();
+  } else {
+    t = static_cast<std::uint32_t>(transfers.size());
+    transfers.emplace_back();
+  }
+  transfers[t] = Transfer{send, recv, price};
+  const Price& pr = prices[price];
   gpu_transfers(pr.src_gpu, pr.interference, true);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, true);
   if (pr.cost.wire_bytes.value > 0) {
-    network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, send);
+    network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, t);
   } else {
-    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, send, 0});
+    queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, t});
   }
 }
 
-void Simulator::Impl::finish_transfer(std::uint32_t send) {
-  const Price& pr = prices[static_cast<std::size_t>(ops[ops[send].partner].x)];
+void Simulator::Impl::finish_transfer(std::uint32_t t) {
+  const Transfer x = transfers[t];
+  free_transfers.push_back(t);
+  const Price& pr = prices[x.price];
   gpu_transfers(pr.src_gpu, pr.interference, false);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, false);
-  complete(send);
-  complete(ops[send].partner);
+  complete(x.send);
+  complete(x.recv);
 }
 
 void Simulator::Impl::complete(std::uint32_t i) {
   SimOp& op = ops[i];
-  op.set_state(OpState::done);
+  set_state(i, OpState::done);
   op.ended = now;
   ++done;
   --streams[op.rank * kStreams + op.stream()].busy;
-  try_issue(op.rank);
+  try_issue(op.rank, i);
 }
 
 // GPU sharing: the running kernels of one GPU progress at `speed` idle-picoseconds per picosecond each,
@@ -641,9 +769,8 @@ void Simulator::Impl::gpu_reschedule(Gpu& gpu, std::uint32_t only) {
   for (const auto w : gpu.running) {
     if (!all && w != only) continue;
     Work& wk = work[w];
-    ++wk.generation;
     const double ps = speed == 1.0 ? wk.remaining : std::round(wk.remaining / speed);
-    queue.push(now + Time(static_cast<std::int64_t>(ps)), Event{EventType::compute_done, w, wk.generation});
+    queue.schedule(wk.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::compute_done, w});
   }
 }
 
@@ -655,12 +782,14 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
   } else {
     w = static_cast<std::uint32_t>(work.size());
     work.emplace_back();
+    work.back().slot = queue.add_slot();
   }
   const auto g = static_cast<std::uint32_t>(gpu_of_rank[ops[i].rank]);
   Work& wk = work[w];
   wk.remaining = static_cast<double>(ops[i].x);
   wk.op = i;
   wk.gpu = g;
+  wk.rank = ops[i].rank;
   wk.active = true;
   Gpu& gpu = gpus[g];
   gpu_advance(gpu);
@@ -670,13 +799,12 @@ void Simulator::Impl::gpu_add(std::uint32_t i) {
 
 void Simulator::Impl::gpu_finish(const Event& ev) {
   Work& wk = work[ev.target];
-  if (!wk.active || wk.generation != ev.generation) return;
+  if (!wk.active) return;  // not reached: a work item's event is moved, never left stale
   Gpu& gpu = gpus[wk.gpu];
   gpu_advance(gpu);
   const auto it = std::find(gpu.running.begin(), gpu.running.end(), ev.target);
   gpu.running.erase(it);  // keep order: rescheduling order stays deterministic and fair
   wk.active = false;
-  ++wk.generation;
   free_work.push_back(ev.target);
   gpu_reschedule(gpu, kNone);
   complete(wk.op);
@@ -702,7 +830,8 @@ void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
 
 void Simulator::Impl::report_stuck(const std::string& why) {
   std::vector<SimulationError::Waiter> waiters;
-  std::vector<std::uint32_t> stalled = network.stalled_users();
+  std::vector<std::uint32_t> stalled = network.stalled_users();  // transfers; their sends:
+  for (auto& u : stalled) u = transfers[u].send;
   std::sort(stalled.begin(), stalled.end());
   ir::RankProgram scratch;
   const ir::RankProgram* program = nullptr;  // of rank r, read when one of its ops is named
@@ -890,7 +1019,9 @@ SimResult Simulator::run() {
   if (s.ran) throw Error("Simulator::run called twice");
   s.ran = true;
   s.queue.reserve(4 * s.schedule.ranks.size() + 16);
-  for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r);
+  static_assert(static_cast<int>(OpState::pending) == 0);
+  s.op_state.resize(s.ops.size());
+  for (std::uint32_t r = 0; r + 1 < s.rank_base.size(); ++r) s.try_issue(r, kNone);
   Event ev;
   Time t;
   for (;;) {
@@ -902,6 +1033,13 @@ SimResult Simulator::run() {
     s.queue.pop(t, ev);
     s.now = t;
     if (!s.queue.empty()) s.prefetch_for(s.queue.peek());
+    // An event a few places behind this one in the FIFO it came from pops at least that many events
+    // from now (the lanes' events often come in bursts of one instant, so not many more): far enough
+    // ahead for its data to arrive, near enough for it to stay. Each is fetched once, as it enters
+    // that window; and the FIFO's new head too, in case it arrived there too late for that (a short
+    // FIFO: it pops after about as many events as there are busy FIFOs).
+    if (Event up; s.queue.upcoming(kLookahead, up)) s.prefetch_for(up);
+    if (Event up; s.queue.upcoming(0, up)) s.prefetch_for(up);
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {
@@ -912,10 +1050,10 @@ SimResult Simulator::run() {
         s.complete(ev.target);
         break;
       case EventType::flow_done: {
-        std::uint32_t send = 0;
-        if (s.network.complete(s.now, ev, send)) {
-          const Price& pr = s.prices[static_cast<std::size_t>(s.ops[s.ops[send].partner].x)];
-          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, send, 0});
+        std::uint32_t xfer = 0;
+        if (s.network.complete(s.now, ev, xfer)) {
+          const Price& pr = s.prices[s.transfers[xfer].price];
+          s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, xfer});
         }
         break;
       }

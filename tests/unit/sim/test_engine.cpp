@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "ringlab/sim/event_queue.hpp"
@@ -19,7 +20,7 @@ TEST_CASE("event queue: pops by time, ties in push order") {
   std::vector<std::pair<std::int64_t, std::uint32_t>> pushed;
   for (std::uint32_t i = 0; i < 1000; ++i) {
     const auto t = static_cast<std::int64_t>(rng() % 50);
-    q.push(Time(t), Event{EventType::timed_done, i, 0});
+    q.push(Time(t), Event{EventType::timed_done, i});
     pushed.emplace_back(t, i);
   }
   std::stable_sort(pushed.begin(), pushed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -32,6 +33,177 @@ TEST_CASE("event queue: pops by time, ties in push order") {
     CHECK(ev.target == i);
   }
   CHECK(q.empty());
+}
+
+TEST_CASE("event queue: a re-scheduled slot pops where a fresh push would; cancelled ones never pop") {
+  EventQueue q;
+  const auto a = q.add_slot();
+  const auto b = q.add_slot();
+  q.schedule(a, Time(10), Event{EventType::compute_done, 1});
+  q.push(Time(10), Event{EventType::timed_done, 2});
+  q.schedule(b, Time(5), Event{EventType::flow_done, 3});
+  CHECK(q.pending(a));
+  q.schedule(a, Time(10), Event{EventType::compute_done, 4});  // same time, now after target 2
+  q.schedule(b, Time(20), Event{EventType::flow_done, 5});     // later
+  q.push(Time(20), Event{EventType::timed_done, 6});
+  q.schedule(b, Time(20), Event{EventType::flow_done, 7});     // after target 6 now
+  const auto c = q.add_slot();
+  q.schedule(c, Time(1), Event{EventType::compute_done, 8});
+  q.cancel(c);
+  q.cancel(c);  // no-op
+  CHECK(!q.pending(c));
+  CHECK(q.superseded() == 4);
+  CHECK(q.size() == 4);
+  std::vector<std::pair<std::int64_t, std::uint32_t>> got;
+  while (!q.empty()) {
+    Time t;
+    Event ev;
+    q.pop(t, ev);
+    got.emplace_back(t.value, ev.target);
+  }
+  CHECK(got == std::vector<std::pair<std::int64_t, std::uint32_t>>{{10, 2}, {10, 4}, {20, 6}, {20, 7}});
+  CHECK(!q.pending(a));
+  CHECK(!q.pending(b));
+}
+
+TEST_CASE("event queue: a slot scheduled at the current instant keeps push order with the same-instant FIFO") {
+  // Plain pushes at the instant being processed go to a FIFO; slotted events always go to the heap,
+  // and must still pop in push order among them.
+  EventQueue q;
+  const auto s = q.add_slot();
+  q.push(Time(3), Event{EventType::timed_done, 0});
+  Time t;
+  Event ev;
+  q.pop(t, ev);  // now = 3
+  q.push(Time(3), Event{EventType::timed_done, 1});
+  q.schedule(s, Time(3), Event{EventType::compute_done, 2});
+  q.push(Time(3), Event{EventType::timed_done, 3});
+  q.push(Time(4), Event{EventType::timed_done, 4});
+  std::vector<std::uint32_t> order;
+  while (!q.empty()) {
+    const Event next = q.peek();
+    q.pop(t, ev);
+    CHECK(ev.target == next.target);
+    order.push_back(ev.target);
+  }
+  CHECK(order == std::vector<std::uint32_t>{1, 2, 3, 4});
+}
+
+TEST_CASE("event queue: slotted and plain events in random order match lazy cancellation exactly") {
+  // Reference: every schedule is a fresh push tagged with the slot's generation, stale ones dropped
+  // when popped (what the simulator did before slots). Same pops, same order, and pushes +
+  // superseded() equals the reference's pops (the simulator's events figure).
+  std::mt19937 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    EventQueue q;
+    struct Ref {
+      std::int64_t time;
+      std::uint64_t seq;
+      Event ev;
+      std::uint32_t slot;  // 0: plain
+      std::uint32_t gen;
+    };
+    std::vector<Ref> ref;  // pending, unordered (small)
+    std::vector<EventQueue::Slot> slots;
+    std::vector<std::uint32_t> gen(1, 0);
+    std::uint64_t seq = 0;
+    std::int64_t now = 0;
+    std::uint64_t ref_pops = 0;
+    std::uint64_t pops = 0;
+    for (int step = 0; step < 4000; ++step) {
+      const auto op = rng() % 10;
+      if (op < 3) {
+        const std::int64_t t = now + static_cast<std::int64_t>(rng() % 3 == 0 ? 0 : rng() % 20);
+        const Event ev{EventType::timed_done, static_cast<std::uint32_t>(step)};
+        q.push(Time(t), ev);
+        ref.push_back({t, seq++, ev, 0, 0});
+      } else if (op < 6) {
+        if (slots.size() < 30 && rng() % 4 == 0) {
+          slots.push_back(q.add_slot());
+          gen.push_back(0);
+        }
+        if (slots.empty()) continue;
+        const std::size_t k = rng() % slots.size();
+        const std::int64_t t = now + static_cast<std::int64_t>(rng() % 3 == 0 ? 0 : rng() % 20);
+        const Event ev{EventType::compute_done, static_cast<std::uint32_t>(step)};
+        q.schedule(slots[k], Time(t), ev);
+        ref.push_back({t, seq++, ev, static_cast<std::uint32_t>(k + 1), ++gen[k + 1]});
+      } else if (op < 7) {
+        if (slots.empty()) continue;
+        const std::size_t k = rng() % slots.size();
+        q.cancel(slots[k]);
+        ++gen[k + 1];
+      } else {
+        // Pop the reference's earliest live event (dropping stale ones) and compare.
+        for (;;) {
+          if (ref.empty()) break;
+          const auto it = std::min_element(ref.begin(), ref.end(), [](const Ref& x, const Ref& y) {
+            return x.time != y.time ? x.time < y.time : x.seq < y.seq;
+          });
+          const Ref r = *it;
+          ref.erase(it);
+          ++ref_pops;
+          if (r.slot != 0 && r.gen != gen[r.slot]) continue;
+          REQUIRE(!q.empty());
+          CHECK(q.top_time().value == r.time);
+          Time t;
+          Event ev;
+          q.pop(t, ev);
+          ++pops;
+          CHECK(t.value == r.time);
+          CHECK(ev.target == r.ev.target);
+          CHECK(ev.type == r.ev.type);
+          now = t.value;
+          break;
+        }
+        if (ref.empty()) CHECK(q.empty());
+      }
+    }
+    while (!q.empty()) {
+      Time t;
+      Event ev;
+      q.pop(t, ev);
+      ++pops;
+    }
+    ref_pops += ref.size();
+    CHECK(pops + q.superseded() == ref_pops);
+    for (const auto s : slots) CHECK(!q.pending(s));
+  }
+}
+
+TEST_CASE("event queue: recurring delays, more of them than lanes, and pushes into the past stay in order") {
+  // Events pushed a recurring delay after the current instant go to per-delay FIFOs; everything
+  // else to the heap. The pop order must be that of one (time, seq) heap regardless.
+  EventQueue q;
+  std::mt19937 rng(5);
+  std::vector<std::tuple<std::int64_t, std::uint64_t, std::uint32_t>> ref;  // (time, seq, target)
+  std::uint64_t seq = 0;
+  std::int64_t now = 0;
+  std::uint32_t next = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (rng() % 3 != 0 || ref.empty()) {
+      // 40 recurring delays (more than the lanes), some one-off ones, and now and then the past.
+      const auto r = rng() % 100;
+      std::int64_t t = now + static_cast<std::int64_t>(1000 * (rng() % 40));
+      if (r < 5) t = now + static_cast<std::int64_t>(rng() % 100000);
+      else if (r < 7) t = now - static_cast<std::int64_t>(rng() % 50);
+      q.push(Time(t), Event{EventType::transfer_done, next});
+      ref.emplace_back(t, seq++, next++);
+    } else {
+      const auto it = std::min_element(ref.begin(), ref.end());
+      Time t;
+      Event ev;
+      REQUIRE(!q.empty());
+      CHECK(q.top_time().value == std::get<0>(*it));
+      CHECK(q.peek().target == std::get<2>(*it));
+      q.pop(t, ev);
+      CHECK(t.value == std::get<0>(*it));
+      CHECK(ev.target == std::get<2>(*it));
+      now = t.value;
+      ref.erase(it);
+    }
+    CHECK(q.size() == ref.size());
+  }
 }
 
 namespace {
@@ -163,6 +335,16 @@ TEST_CASE("GrowableArray: grows without losing records, stays 2 MiB-aligned") {
     bad += r.a != i * 3 || r.b != static_cast<std::uint32_t>(i) || r.c != static_cast<std::uint32_t>(~i);
   }
   CHECK(bad == 0);
+
+  GrowableArray<std::uint8_t> bytes;  // resize: grows, keeps what was there, zeroes what is new
+  bytes.resize(5);
+  bytes[4] = 9;
+  bytes.resize(GrowableArray<std::uint8_t>::kFirstBytes + 3);
+  CHECK(bytes.size() == GrowableArray<std::uint8_t>::kFirstBytes + 3);
+  CHECK(bytes[4] == 9);
+  CHECK(bytes[bytes.size() - 1] == 0);
+  bytes.resize(2);
+  CHECK(bytes.size() == 2);
 }
 
 TEST_CASE("overlap_length with a search hint: the brute-force intersection, in any query order") {

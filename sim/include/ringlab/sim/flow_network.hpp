@@ -5,6 +5,7 @@
 // the connected component of flows that share links with a flow that started or finished, and only
 // once per simulated instant (`settle`), so a ring step where P flows start together costs one
 // water-filling pass per component rather than P.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -49,7 +50,7 @@ class FlowNetwork {
   /// Starts a flow of `bytes` (> 0) on `path`, never faster than `cap` (<= 0: no own cap); `user` is
   /// handed back when it finishes. Its rate is set by the next settle().
   FlowId start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user);
-  /// Handles a flow_done event: if still current, removes the flow, writes its `user` and returns true.
+  /// Handles a flow_done event: removes the flow, writes its `user` and returns true.
   bool complete(Time now, const Event& ev, std::uint32_t& user);
   /// True when flows started or finished since the last settle().
   [[nodiscard]] bool dirty() const noexcept { return !dirty_flows_.empty() || !dirty_links_.empty(); }
@@ -76,23 +77,73 @@ class FlowNetwork {
     Time updated{0};           // when `remaining` was last brought up to date
     PathId path = 0;
     std::uint32_t user = 0;
-    std::uint32_t generation = 0;
+    EventQueue::Slot slot = 0;  // its flow_done event
     std::uint32_t mark = 0;    // component-search epoch
     bool active = false;
     bool frozen = false;
   };
-  struct Link {
+  // A link's flows: up to two inline (a GPU's own links carry one or two), more on the heap. 16 bytes,
+  // so that with the fields a flow's start and finish use, it fits the link's first cache line.
+  class FlowList {
+   public:
+    FlowList() = default;
+    FlowList(const FlowList& o) { *this = o; }
+    FlowList& operator=(const FlowList& o) {
+      if (this == &o) return *this;
+      clear_heap();
+      size_ = 0;
+      for (const FlowId f : o) push_back(f);
+      return *this;
+    }
+    ~FlowList() { clear_heap(); }
+    [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] FlowId* begin() noexcept { return cap_ == kInline ? inline_ : heap_; }
+    [[nodiscard]] FlowId* end() noexcept { return begin() + size_; }
+    [[nodiscard]] const FlowId* begin() const noexcept { return cap_ == kInline ? inline_ : heap_; }
+    [[nodiscard]] const FlowId* end() const noexcept { return begin() + size_; }
+    FlowId& operator[](std::size_t i) noexcept { return begin()[i]; }
+    [[nodiscard]] FlowId back() const noexcept { return begin()[size_ - 1]; }
+    void pop_back() noexcept { --size_; }
+    void push_back(FlowId f) {
+      if (size_ == cap_) grow();
+      begin()[size_++] = f;
+    }
+
+   private:
+    static constexpr std::uint32_t kInline = 2;
+    void grow() {
+      const std::uint32_t cap = 2 * cap_;
+      auto* p = new FlowId[cap];
+      std::copy(begin(), end(), p);
+      clear_heap();
+      heap_ = p;
+      cap_ = cap;
+    }
+    void clear_heap() noexcept {
+      if (cap_ != kInline) delete[] heap_;
+      cap_ = kInline;
+    }
+    union {
+      FlowId inline_[kInline];
+      FlowId* heap_;
+    };
+    std::uint32_t size_ = 0;
+    std::uint32_t cap_ = kInline;
+  };
+  // What a flow's start and finish touch first, in the first cache line; water-filling's scratch after.
+  struct alignas(64) Link {
     double capacity = 0;
     double load = 0;           // sum of the rates of its flows
-    double residual = 0;       // scratch for water-filling
     double bytes = 0;          // integral of load
     Time changed{0};           // when load last changed
     Time busy{0};
+    FlowList flows;
+    double residual = 0;       // scratch for water-filling
     std::uint32_t unfrozen = 0;  // scratch
     std::uint32_t mark = 0;
     topology::LinkKind kind = topology::LinkKind::NVLink;
     bool known = false;
-    std::vector<FlowId> flows;
   };
 
   [[nodiscard]] std::span<const topology::LinkId> links_of(PathId p) const noexcept {
@@ -108,6 +159,10 @@ class FlowNetwork {
   std::vector<topology::LinkId> path_links_;
   std::vector<std::size_t> path_begin_{0};
   std::vector<Flow> flows_;
+  // Where each flow sits in each of its links' lists: row f, one column per hop of its path.
+  std::vector<std::uint32_t> pos_;
+  std::size_t stride_ = 0;                // columns per row: the longest path's hop count
+  std::vector<bool> path_repeats_;        // per path: crosses some link twice (positions unused)
   std::vector<FlowId> free_flows_;
   std::vector<FlowId> dirty_flows_;
   std::vector<topology::LinkId> dirty_links_;

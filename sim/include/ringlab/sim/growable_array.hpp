@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <type_traits>
 
@@ -36,6 +37,12 @@ class GrowableArray {
     T* t = new (data_ + size_) T{};
     ++size_;
     return *t;
+  }
+  /// Exactly `n` records; new ones all zero bytes.
+  void resize(std::size_t n) {
+    while (capacity_ < n) grow();
+    if (n > size_) std::memset(static_cast<void*>(data_ + size_), 0, (n - size_) * sizeof(T));
+    size_ = n;
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }            ///< records appended
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }    ///< records mapped
