@@ -3,6 +3,7 @@
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/sim/growable_array.hpp"
 #include "ringlab/sim/intervals.hpp"
+#include "ringlab/sim/short_list.hpp"
 
 #include <fmt/core.h>
 
@@ -70,6 +71,18 @@ constexpr std::uint8_t kFar = 255;
 static_assert(sizeof(SimOp) == 48);
 static_assert(std::is_trivially_copyable_v<SimOp>);
 
+// An index of `items` to (re)use: the last freed one, else a new default element.
+template <class V>
+std::uint32_t reuse_or_add(std::vector<std::uint32_t>& free, V& items) {
+  if (!free.empty()) {
+    const std::uint32_t i = free.back();
+    free.pop_back();
+    return i;
+  }
+  items.emplace_back();
+  return static_cast<std::uint32_t>(items.size() - 1);
+}
+
 struct StreamState {
   std::uint32_t head = kNone;      // next op to issue (kNone: none left)
   std::uint32_t launched = kNone;  // first op of the group in flight
@@ -79,58 +92,6 @@ struct StreamState {
   // the head's records (at large P each such read is a cache miss: a rank is revisited thousands of
   // events later).
   std::uint32_t blocker = kNone;
-};
-
-// A short list with room for two elements inline and a compact header (size, capacity, and the
-// inline room doubling as the heap pointer): boost's small_vector header alone is 24 bytes, and a
-// GPU's two lists with it took two cache lines.
-template <typename T>
-class ShortList {
- public:
-  ShortList() = default;
-  ShortList(const ShortList& o) { *this = o; }
-  ShortList& operator=(const ShortList& o) {
-    if (this == &o) return *this;
-    release();
-    size_ = 0;
-    for (const T& x : o) push_back(x);
-    return *this;
-  }
-  ~ShortList() { release(); }
-  [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
-  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-  [[nodiscard]] T* begin() noexcept { return cap_ == kInline ? inline_ : heap_; }
-  [[nodiscard]] T* end() noexcept { return begin() + size_; }
-  [[nodiscard]] const T* begin() const noexcept { return cap_ == kInline ? inline_ : heap_; }
-  [[nodiscard]] const T* end() const noexcept { return begin() + size_; }
-  void push_back(T x) {
-    if (size_ == cap_) {
-      const std::uint32_t cap = 2 * cap_;
-      T* p = new T[cap];
-      std::copy(begin(), end(), p);
-      release();
-      heap_ = p;
-      cap_ = cap;
-    }
-    begin()[size_++] = x;
-  }
-  void erase(T* at) noexcept {  // keeps the order of the rest
-    std::copy(at + 1, end(), at);
-    --size_;
-  }
-
- private:
-  static constexpr std::uint32_t kInline = 2;
-  void release() noexcept {
-    if (cap_ != kInline) delete[] heap_;
-    cap_ = kInline;
-  }
-  union {
-    T inline_[kInline];
-    T* heap_;
-  };
-  std::uint32_t size_ = 0;
-  std::uint32_t cap_ = kInline;
 };
 
 // Per GPU, in one cache line; the lists are short (a kernel or two, a transfer or two).
@@ -712,14 +673,7 @@ void Simulator::Impl::begin_transfer(std::uint32_t send) {
   set_state(recv, OpState::running);
   so.x = now.value;  // when both began
   const auto price = static_cast<std::uint32_t>(ops[recv].x);
-  std::uint32_t t = 0;
-  if (!free_transfers.empty()) {
-    t = free_transfers.back();
-    free_transfers.pop_back();
-  } else {
-    t = static_cast<std::uint32_t>(transfers.size());
-    transfers.emplace_back();
-  }
+  const std::uint32_t t = reuse_or_add(free_transfers, transfers);
   transfers[t] = Transfer{send, recv, price};
   const Price& pr = prices[price];
   gpu_transfers(pr.src_gpu, pr.interference, true);
@@ -775,15 +729,9 @@ void Simulator::Impl::gpu_reschedule(Gpu& gpu, std::uint32_t only) {
 }
 
 void Simulator::Impl::gpu_add(std::uint32_t i) {
-  std::uint32_t w = 0;
-  if (!free_work.empty()) {
-    w = free_work.back();
-    free_work.pop_back();
-  } else {
-    w = static_cast<std::uint32_t>(work.size());
-    work.emplace_back();
-    work.back().slot = queue.add_slot();
-  }
+  const std::size_t before = work.size();
+  const std::uint32_t w = reuse_or_add(free_work, work);
+  if (work.size() > before) work.back().slot = queue.add_slot();  // a new item: its own event slot
   const auto g = static_cast<std::uint32_t>(gpu_of_rank[ops[i].rank]);
   Work& wk = work[w];
   wk.remaining = static_cast<double>(ops[i].x);

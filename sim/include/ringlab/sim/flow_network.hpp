@@ -12,6 +12,7 @@
 
 #include "ringlab/core/units.hpp"
 #include "ringlab/sim/event_queue.hpp"
+#include "ringlab/sim/short_list.hpp"
 #include "ringlab/topology/route.hpp"
 
 namespace ringlab::sim {
@@ -84,53 +85,7 @@ class FlowNetwork {
   };
   // A link's flows: up to two inline (a GPU's own links carry one or two), more on the heap. 16 bytes,
   // so that with the fields a flow's start and finish use, it fits the link's first cache line.
-  class FlowList {
-   public:
-    FlowList() = default;
-    FlowList(const FlowList& o) { *this = o; }
-    FlowList& operator=(const FlowList& o) {
-      if (this == &o) return *this;
-      clear_heap();
-      size_ = 0;
-      for (const FlowId f : o) push_back(f);
-      return *this;
-    }
-    ~FlowList() { clear_heap(); }
-    [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
-    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-    [[nodiscard]] FlowId* begin() noexcept { return cap_ == kInline ? inline_ : heap_; }
-    [[nodiscard]] FlowId* end() noexcept { return begin() + size_; }
-    [[nodiscard]] const FlowId* begin() const noexcept { return cap_ == kInline ? inline_ : heap_; }
-    [[nodiscard]] const FlowId* end() const noexcept { return begin() + size_; }
-    FlowId& operator[](std::size_t i) noexcept { return begin()[i]; }
-    [[nodiscard]] FlowId back() const noexcept { return begin()[size_ - 1]; }
-    void pop_back() noexcept { --size_; }
-    void push_back(FlowId f) {
-      if (size_ == cap_) grow();
-      begin()[size_++] = f;
-    }
-
-   private:
-    static constexpr std::uint32_t kInline = 2;
-    void grow() {
-      const std::uint32_t cap = 2 * cap_;
-      auto* p = new FlowId[cap];
-      std::copy(begin(), end(), p);
-      clear_heap();
-      heap_ = p;
-      cap_ = cap;
-    }
-    void clear_heap() noexcept {
-      if (cap_ != kInline) delete[] heap_;
-      cap_ = kInline;
-    }
-    union {
-      FlowId inline_[kInline];
-      FlowId* heap_;
-    };
-    std::uint32_t size_ = 0;
-    std::uint32_t cap_ = kInline;
-  };
+  using FlowList = ShortList<FlowId>;
   // What a flow's start and finish touch first, in the first cache line; water-filling's scratch after.
   struct alignas(64) Link {
     double capacity = 0;
