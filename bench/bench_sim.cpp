@@ -89,8 +89,8 @@ topology::Cluster dgx_h100_cluster(int gpus) {
 }
 
 // The cluster as the simulator sees it, timing route(): the simulator asks once per distinct GPU pair
-// (P pairs for the ring), but topology::Cluster computes and caches all routes from a source the first
-// time it is asked for one (a Dijkstra plus P walks), so at large P this is its own column.
+// (P pairs for the ring) and each costs topology::Cluster a Dijkstra from the source (stopped at the
+// destination) over a state graph of ~6 states per vertex, so at large P this is its own column.
 class TimedPlatform final : public sim::Platform {
  public:
   explicit TimedPlatform(const topology::Cluster& c) : inner_(c) {}
