@@ -42,9 +42,10 @@ enum class OpClass : std::uint8_t {
 };
 enum class OpState : std::uint8_t { pending, issued, running, done };
 
-// The compiled form of one op and all its run-time state in one 48-byte record, so the interpreter
-// touches one or two cache lines per op it looks at, and an op's neighbours in its rank and stream
-// are the next records, not entries of other arrays (see docs/simulator.md, "scale").
+// The compiled form of one op and its times in one 48-byte record, so the interpreter touches one or
+// two cache lines per op it looks at, and an op's neighbours in its rank and stream are the next
+// records, not entries of other arrays (see docs/simulator.md, "scale"). Its state (OpState) is a
+// byte of Impl::op_state instead: dependency checks read only that, and 64 ops' states share a line.
 struct SimOp {
   Time issued;              // when its stream issued it (for gpu/timed ops also when it started)
   Time ended;               // when it finished
@@ -56,16 +57,12 @@ struct SimOp {
   std::uint32_t partner;    // send/recv: global index of the matching op
   std::uint32_t rank;
   std::uint16_t ndeps;
-  std::uint8_t bits;        // OpClass (bits 0-1), stream (2-3), OpState (4-5)
+  std::uint8_t bits;        // OpClass (bits 0-1), stream (2-3)
   std::uint8_t next_delta;  // next op of the same rank and stream is this many ops on (0: none;
                             // kFar: at least that far, search)
 
   [[nodiscard]] OpClass cls() const noexcept { return static_cast<OpClass>(bits & 3U); }
   [[nodiscard]] std::uint32_t stream() const noexcept { return (bits >> 2) & 3U; }
-  [[nodiscard]] OpState state() const noexcept { return static_cast<OpState>((bits >> 4) & 3U); }
-  void set_state(OpState s) noexcept {
-    bits = static_cast<std::uint8_t>((bits & 0xcfU) | (static_cast<unsigned>(s) << 4));
-  }
 };
 constexpr std::uint8_t kFar = 255;
 static_assert(sizeof(SimOp) == 48);
@@ -241,10 +238,8 @@ struct Simulator::Impl {
   void launch(std::uint32_t i);
   void begin_transfer(std::uint32_t send);
   void finish_transfer(std::uint32_t t);
-  void set_state(std::uint32_t i, OpState st) noexcept {
-    ops[i].set_state(st);
-    op_state[i] = static_cast<std::uint8_t>(st);
-  }
+  void set_state(std::uint32_t i, OpState st) noexcept { op_state[i] = static_cast<std::uint8_t>(st); }
+  [[nodiscard]] OpState state(std::uint32_t i) const noexcept { return static_cast<OpState>(op_state[i]); }
   [[nodiscard]] bool is_done(std::uint32_t i) const noexcept {
     return op_state[i] == static_cast<std::uint8_t>(OpState::done);
   }
@@ -410,8 +405,7 @@ void Simulator::Impl::compile() {
         so.x = cost.op_time(schedule.workload, program, op).value;
         if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, k));
       }
-      so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2 |
-                                          static_cast<unsigned>(OpState::pending) << 4);
+      so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2);
       if (last[stream] != kNone) {
         const std::uint32_t delta = gi - last[stream];
         ops[last[stream]].next_delta = static_cast<std::uint8_t>(std::min<std::uint32_t>(delta, kFar));
@@ -795,9 +789,9 @@ void Simulator::Impl::report_stuck(const std::string& why) {
       if (st.busy > 0) {
         for (std::uint32_t gi = st.launched; gi != st.head; gi = next_of(gi)) {
           const SimOp& op = ops[gi];
-          if (op.state() == OpState::done) continue;
+          if (state(gi) == OpState::done) continue;
           std::string reason;
-          if (op.state() == OpState::issued) {
+          if (state(gi) == OpState::issued) {
             const std::uint32_t p = op.partner;
             reason = fmt::format("{} posted, waiting for rank {} to issue its {} (op {})", op_name(gi), ops[p].rank,
                                  op.cls() == OpClass::send ? "recv" : "send", p - rank_base[ops[p].rank]);
@@ -814,7 +808,7 @@ void Simulator::Impl::report_stuck(const std::string& why) {
         std::string missing;
         for (std::uint32_t k = 0; k < op.ndeps; ++k) {
           const std::uint32_t d = dep(op, k);
-          if (ops[d].state() != OpState::done) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", d - rank_base[r]);
+          if (state(d) != OpState::done) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", d - rank_base[r]);
         }
         waiters.push_back({static_cast<std::int32_t>(r), gi - rank_base[r],
                            fmt::format("{} not issued: waits for op(s) {}", op_name(gi), missing)});
