@@ -265,12 +265,7 @@ void save_schedule(const Schedule& s, const std::string& path) {
   write_file_atomic(path, as_json ? to_json(s) + "\n" : to_yaml(s));
 }
 
-std::string schedule_hash(const Schedule& s) {
-  Hasher h;
-  h.integer(kFormatVersion);
-  h.feed(s);
-  return fmt::format("{:016x}", h.digest());
-}
+std::string schedule_hash(const Schedule& s) { return schedule_hash(StoredSource(s)); }
 
 namespace {
 // Feeds every field of a schedule's header as describe() lists it, except that of `ranks` (the last

@@ -1,8 +1,8 @@
 #include "ringlab/sim/simulator.hpp"
 
+#include "ringlab/core/intervals.hpp"
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/sim/growable_array.hpp"
-#include "ringlab/sim/intervals.hpp"
 #include "ringlab/sim/short_list.hpp"
 
 #include <fmt/core.h>
@@ -21,10 +21,6 @@
 #include <utility>
 
 namespace ringlab::sim {
-
-using detail::interval_length;
-using detail::merge_intervals;
-using detail::overlap_length;
 
 namespace {
 

@@ -5,62 +5,10 @@
 #include <algorithm>
 
 #include "ringlab/core/error.hpp"
-#include "ringlab/core/search.hpp"
+#include "ringlab/core/intervals.hpp"
 #include "ringlab/trace/summary.hpp"
 
 namespace ringlab::trace::detail {
-
-void union_in_place(std::vector<Interval>& v) {
-  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i].second <= v[i].first) continue;  // empty intervals do not make anything busy
-    if (out > 0 && v[i].first <= v[out - 1].second) {
-      v[out - 1].second = std::max(v[out - 1].second, v[i].second);
-    } else {
-      v[out++] = v[i];
-    }
-  }
-  v.resize(out);
-}
-
-std::vector<Interval> union_of(std::vector<Interval> intervals) {
-  union_in_place(intervals);
-  return intervals;
-}
-
-std::int64_t measure(const std::vector<Interval>& u) noexcept {
-  std::int64_t total = 0;
-  for (const auto& iv : u) total += iv.second - iv.first;
-  return total;
-}
-
-std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b) noexcept {
-  std::size_t hint = 0;
-  return intersection_measure(a, b, hint);
-}
-
-std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b,
-                                  std::size_t& hint) noexcept {
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  // Skip b's intervals that end before a begins: a rank's phases come in time order, so from the last
-  // phase's position this is a step or two, where walking b from its start made the per-phase
-  // statistics of a P-rank trace O(P^3).
-  std::size_t j = a.empty() ? 0 : gallop_search(b.size(), hint, [&](std::size_t k) { return b[k].second > a.front().first; });
-  hint = j;
-  while (i < a.size() && j < b.size()) {
-    const std::int64_t lo = std::max(a[i].first, b[j].first);
-    const std::int64_t hi = std::min(a[i].second, b[j].second);
-    if (hi > lo) total += hi - lo;
-    if (a[i].second < b[j].second) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return total;
-}
 
 namespace {
 
@@ -130,11 +78,11 @@ Analysis analyse(const Trace& trace) {
       phase_lo = std::min(phase_lo, r.phase);
       phase_hi = std::max(phase_hi, r.phase);
     }
-    const auto cu = union_of(std::move(compute_all));
-    const auto mu = union_of(std::move(comm_all));
-    compute_all = {};
-    comm_all = {};
-    an.by_rank.push_back({rank, RankStats{measure(mu), intersection_measure(mu, cu)}});
+    merge_intervals(compute_all);
+    merge_intervals(comm_all);
+    const auto& cu = compute_all;
+    std::size_t from = 0;
+    an.by_rank.push_back({rank, RankStats{interval_length(comm_all), overlap_length(comm_all, cu, from)}});
     // This rank's records by phase (a rank's phase numbers are dense too: its ring steps).
     std::size_t hint = 0;  // where the last phase's intersection with cu began
     const std::size_t phase_span = std::size_t{phase_hi} - phase_lo + 1;
@@ -161,11 +109,11 @@ Analysis analyse(const Trace& trace) {
         st.flops += r.flops.value;
         (is_comm_kind(r.kind) ? comm : compute).emplace_back(r.start.value, r.end.value);
       }
-      union_in_place(compute);
-      union_in_place(comm);
-      st.compute = measure(compute);
-      st.comm = measure(comm);
-      st.exposed = st.comm - intersection_measure(comm, cu, hint);
+      merge_intervals(compute);
+      merge_intervals(comm);
+      st.compute = interval_length(compute);
+      st.comm = interval_length(comm);
+      st.exposed = st.comm - overlap_length(comm, cu, hint);
       by_rank_phase.push_back({{phase, rank}, st});
       a = b;
     }

@@ -13,19 +13,6 @@ namespace ringlab::trace::detail {
 /// A half-open time interval [first, second) in picoseconds.
 using Interval = std::pair<std::int64_t, std::int64_t>;
 
-/// Sorts and merges overlapping or touching intervals into a disjoint, sorted union.
-[[nodiscard]] std::vector<Interval> union_of(std::vector<Interval> intervals);
-/// The same in place (no allocation: scratch vectors are reused per phase).
-void union_in_place(std::vector<Interval>& intervals);
-/// Total length of a disjoint union.
-[[nodiscard]] std::int64_t measure(const std::vector<Interval>& u) noexcept;
-/// Length of the intersection of two disjoint sorted unions.
-[[nodiscard]] std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b) noexcept;
-/// The same, starting the walk through `b` from a search around `hint` (updated): linear in what
-/// overlaps when successive calls move forward in time.
-[[nodiscard]] std::int64_t intersection_measure(const std::vector<Interval>& a, const std::vector<Interval>& b,
-                                                std::size_t& hint) noexcept;
-
 /// Statistics of one rank's ops of one phase (times in ps).
 struct RankPhaseStats {
   std::int64_t start = 0;        ///< first start

@@ -9,7 +9,6 @@
 #include "ringlab/sim/event_queue.hpp"
 #include "ringlab/sim/flow_network.hpp"
 #include "ringlab/sim/growable_array.hpp"
-#include "ringlab/sim/intervals.hpp"
 
 using namespace ringlab;
 using namespace ringlab::sim;
@@ -345,34 +344,4 @@ TEST_CASE("GrowableArray: grows without losing records, stays 2 MiB-aligned") {
   CHECK(bytes[bytes.size() - 1] == 0);
   bytes.resize(2);
   CHECK(bytes.size() == 2);
-}
-
-TEST_CASE("overlap_length with a search hint: the brute-force intersection, in any query order") {
-  std::mt19937_64 rng(7);
-  using Iv = std::pair<Time, Time>;
-  auto random_list = [&](int n, std::int64_t span) {
-    std::vector<Iv> v;
-    for (int i = 0; i < n; ++i) {
-      const auto a = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span));
-      v.emplace_back(Time(a), Time(a + 1 + static_cast<std::int64_t>(rng() % 50)));
-    }
-    detail::merge_intervals(v);
-    return v;
-  };
-  auto brute = [](const std::vector<Iv>& a, const std::vector<Iv>& b) {
-    std::int64_t n = 0;
-    for (const auto& x : a)
-      for (const auto& y : b) n += std::max<std::int64_t>(0, (std::min(x.second, y.second) - std::max(x.first, y.first)).value);
-    return n;
-  };
-  int mismatches = 0;
-  for (int trial = 0; trial < 200; ++trial) {
-    const auto busy = random_list(1 + static_cast<int>(rng() % 60), 2000);
-    std::size_t hint = static_cast<std::size_t>(rng() % 100);  // even past the end
-    for (int q = 0; q < 20; ++q) {  // queries in random (not time) order share the hint
-      const auto phase = random_list(1 + static_cast<int>(rng() % 3), 2100);
-      mismatches += detail::overlap_length(phase, busy, hint) != brute(phase, busy);
-    }
-  }
-  CHECK(mismatches == 0);
 }

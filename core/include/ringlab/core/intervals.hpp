@@ -1,0 +1,67 @@
+#pragma once
+// Interval arithmetic shared by the simulator's per-phase statistics and the trace analysis (exposed
+// communication = a phase's transfer time not covered by the rank's compute). Intervals are half-open
+// [first, second) pairs of Time or of raw picoseconds.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "ringlab/core/search.hpp"
+#include "ringlab/core/units.hpp"
+
+namespace ringlab {
+
+/// Picoseconds of a time point, whichever way it is held.
+[[nodiscard]] constexpr std::int64_t interval_ticks(std::int64_t ps) noexcept { return ps; }
+[[nodiscard]] constexpr std::int64_t interval_ticks(Time t) noexcept { return t.value; }
+
+/// Sorts and merges overlapping or touching intervals in place into a disjoint, sorted union (empty
+/// intervals dropped: they make nothing busy). No allocation: callers reuse their scratch vectors.
+template <class T>
+void merge_intervals(std::vector<std::pair<T, T>>& v) {
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i].second <= v[i].first) continue;
+    if (out > 0 && v[i].first <= v[out - 1].second) {
+      v[out - 1].second = std::max(v[out - 1].second, v[i].second);
+    } else {
+      v[out++] = v[i];
+    }
+  }
+  v.resize(out);
+}
+
+/// Total length, in ps, of merged intervals.
+template <class T>
+[[nodiscard]] std::int64_t interval_length(const std::vector<std::pair<T, T>>& merged) noexcept {
+  std::int64_t n = 0;
+  for (const auto& [a, b] : merged) n += interval_ticks(b) - interval_ticks(a);
+  return n;
+}
+
+/// Length, in ps, of the intersection of two merged interval lists. `hint` is where the last call's
+/// search through `b` ended: a rank's phases come in time order, so searching outward from it
+/// (gallop_search) finds the first interval of `b` ending after each start of `a` in a step or two,
+/// where walking `b` from its start per phase cost O(P) and a binary search log2(2P) (P ranks).
+template <class T>
+[[nodiscard]] std::int64_t overlap_length(const std::vector<std::pair<T, T>>& a, const std::vector<std::pair<T, T>>& b,
+                                          std::size_t& hint) {
+  std::int64_t n = 0;
+  const std::size_t size = b.size();
+  for (const auto& [s, e] : a) {
+    // First j with b[j].second > s (b is merged: sorted, disjoint, so its ends increase).
+    const std::size_t j = gallop_search(size, hint, [&b, s = s](std::size_t k) { return b[k].second > s; });
+    hint = j;
+    for (std::size_t k = j; k < size && b[k].first < e; ++k) {
+      const T lo = std::max(s, b[k].first);
+      const T hi = std::min(e, b[k].second);
+      if (hi > lo) n += interval_ticks(hi) - interval_ticks(lo);
+    }
+  }
+  return n;
+}
+
+}  // namespace ringlab
