@@ -189,25 +189,46 @@ class Builder {
   std::map<std::vector<std::int64_t>, TokenSetId> set_ids_;
 };
 
-/// Appends one rank's ops, numbering them (a variant's emit step writes through this).
+/// Writes one rank's ops, numbering them (a variant's emitter writes through this). It writes from
+/// ops[0] on, reusing the Op objects already there (a cursor's buffer keeps its small vectors), and
+/// numbers them from `first`.
 class OpWriter {
  public:
-  explicit OpWriter(std::vector<Op>& ops) : ops_(ops) { ops_.clear(); }
-  void reserve(std::size_t n) { ops_.reserve(n); }
+  OpWriter(std::vector<Op>& ops, OpId first) : ops_(ops), first_(first) {}
   OpId operator()(Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
                   std::uint32_t group = 0) {
-    Op& o = ops_.emplace_back();
-    o.id = static_cast<OpId>(ops_.size() - 1);
+    Op& o = n_ < ops_.size() ? ops_[n_] : ops_.emplace_back();
+    o.id = first_ + static_cast<OpId>(n_);
     o.stream = stream;
     o.phase = phase;
     o.group = group;
     o.deps.assign(deps.begin(), deps.end());
     o.kind = std::move(kind);
+    ++n_;
     return o.id;
   }
+  [[nodiscard]] std::size_t count() const noexcept { return n_; }  ///< ops written
 
  private:
   std::vector<Op>& ops_;
+  OpId first_;
+  std::size_t n_ = 0;
+};
+
+/// One rank's program, a step at a time: the emitter holds where it is between steps, so a rank can be
+/// generated as far as a consumer has read it.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  /// Writes the next step's ops; false (nothing written) once the program is complete.
+  virtual bool step(OpWriter& op) = 0;
+  /// About how many ops the whole program has (to reserve).
+  [[nodiscard]] virtual std::size_t size_hint() const = 0;
+
+ protected:
+  Emitter() = default;
+  Emitter(const Emitter&) = default;
+  Emitter& operator=(const Emitter&) = default;
 };
 
 // --- variants ------------------------------------------------------------------------------------
@@ -221,9 +242,10 @@ std::vector<TokenSetId> contiguous_partition(Builder& b, int ranks) {
   return owned;
 }
 
-// Each variant is two steps: `setup` builds the header (partition, token sets, every rank's buffers) and
-// `emit` writes one rank's ops from the header alone, so a schedule can be produced one rank at a time
-// (ScheduleGenerator) and generate() is just every rank in turn.
+// Each variant is two parts: `setup` builds the header (partition, token sets, every rank's buffers) and
+// an Emitter writes one rank's ops, step by step, from the header alone, so a schedule can be produced
+// one rank at a time or a few ops of each rank at a time (ScheduleGenerator), and generate() is just
+// every rank in turn.
 
 /// The KV ring (Liu et al. 2023): every rank holds its Q, two KV slots (the block attended and the one
 /// arriving), the output and its LSE, and (P > 1) a partial output and LSE to merge from.
@@ -243,45 +265,58 @@ void ring_setup(Builder& b, int P) {
   }
 }
 
-/// Rank r's ring program. With `overlap`, step s's send/recv of the block for step s+1 runs on the comm
-/// stream beside step s's attention (two KV slots); without, it waits for the compute.
-void ring_emit(const Builder& b, int P, int r, OpWriter& op, bool overlap) {
-  const std::int64_t c = b.workload().seq_len / P;
-  const BufferId q = b.buffer_named(r, "q");
-  const BufferId slot[2] = {b.buffer_named(r, "kv0"), b.buffer_named(r, "kv1")};
-  const BufferId out = b.buffer_named(r, "out");
-  const BufferId lse = b.buffer_named(r, "lse");
-  const BufferId pout = P > 1 ? b.buffer_named(r, "partial_out") : out;
-  const BufferId plse = P > 1 ? b.buffer_named(r, "partial_lse") : lse;
-  const int next = (r + 1) % P, prev = (r + P - 1) % P;
-  const Bytes kv = b.kv_bytes(c);
-  op.reserve(4 * static_cast<std::size_t>(P));  // per step at most send, recv, attend, merge
-  std::optional<OpId> prev_attend, prev_recv;
-  for (int s = 0; s < P; ++s) {
+/// Rank r's ring program, a ring step at a time. With `overlap`, step s's send/recv of the block for step
+/// s+1 runs on the comm stream beside step s's attention (two KV slots); without, it waits for the compute.
+class RingEmitter final : public Emitter {
+ public:
+  RingEmitter(const Builder& b, int P, int r, bool overlap)
+      : b_(b), P_(P), r_(r), overlap_(overlap), c_(b.workload().seq_len / P), q_(b.buffer_named(r, "q")),
+        slot_{b.buffer_named(r, "kv0"), b.buffer_named(r, "kv1")}, out_(b.buffer_named(r, "out")),
+        lse_(b.buffer_named(r, "lse")), pout_(P > 1 ? b.buffer_named(r, "partial_out") : out_),
+        plse_(P > 1 ? b.buffer_named(r, "partial_lse") : lse_), kv_(b.kv_bytes(c_)) {}
+
+  [[nodiscard]] std::size_t size_hint() const override { return 4 * static_cast<std::size_t>(P_); }
+
+  bool step(OpWriter& op) override {
+    if (s_ >= P_) return false;
+    const int s = s_++;
     const auto phase = static_cast<std::uint32_t>(s);
-    const int src = (r - s + P) % P;  // owner of the block in slot s%2
-    const BufferId cur = slot[s % 2], nxt = slot[(s + 1) % 2];
+    const int next = (r_ + 1) % P_, prev = (r_ + P_ - 1) % P_;
+    const int src = (r_ - s + P_) % P_;  // owner of the block in slot s%2
+    const BufferId cur = slot_[s % 2], nxt = slot_[(s + 1) % 2];
     auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
       const auto group = phase + 1;
-      op(Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv}, phase}, send_deps, group);
-      return op(Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv}, phase}, recv_deps, group);
+      op(Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv_}, phase}, send_deps, group);
+      return op(Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv_}, phase}, recv_deps, group);
     };
     std::optional<OpId> recv;
-    if (overlap && s + 1 < P) {
+    if (overlap_ && s + 1 < P_) {
       // The recv overwrites the slot that step s-1's attention read.
-      recv = prev_attend ? transfer({}, {*prev_attend}) : transfer({}, {});
+      recv = prev_attend_ ? transfer({}, {*prev_attend_}) : transfer({}, {});
     }
     const bool first = s == 0;
-    Attend a = b.attend(TokenSlice{q, 0, c, b.owned(r)}, TokenSlice{cur, 0, c, b.owned(src)}, first ? out : pout,
-                        first ? lse : plse);
+    Attend a = b_.attend(TokenSlice{q_, 0, c_, b_.owned(r_)}, TokenSlice{cur, 0, c_, b_.owned(src)},
+                         first ? out_ : pout_, first ? lse_ : plse_);
     const bool skipped = a.mask == Mask::skip;
-    OpId last = prev_recv ? op(Stream::compute, phase, std::move(a), {*prev_recv}) : op(Stream::compute, phase, std::move(a));
-    prev_attend = last;
-    if (!first && !skipped) last = op(Stream::compute, phase, b.merge(out, lse, pout, plse, c));
-    if (!overlap && s + 1 < P) recv = transfer({last}, {last});
-    prev_recv = recv;
+    OpId last = prev_recv_ ? op(Stream::compute, phase, std::move(a), {*prev_recv_})
+                           : op(Stream::compute, phase, std::move(a));
+    prev_attend_ = last;
+    if (!first && !skipped) last = op(Stream::compute, phase, b_.merge(out_, lse_, pout_, plse_, c_));
+    if (!overlap_ && s + 1 < P_) recv = transfer({last}, {last});
+    prev_recv_ = recv;
+    return true;
   }
-}
+
+ private:
+  const Builder& b_;
+  int P_, r_;
+  bool overlap_;
+  std::int64_t c_;
+  BufferId q_, slot_[2], out_, lse_, pout_, plse_;
+  Bytes kv_;
+  int s_ = 0;  // the next step
+  std::optional<OpId> prev_attend_, prev_recv_;
+};
 
 /// All-gather baseline: K,V of every rank gathered first (ring all-gather lowered to sends), then one
 /// attention of the local queries against every key they may see. O(L) KV memory per rank.
@@ -300,41 +335,66 @@ void allgather_setup(Builder& b, int P) {
   for (int r = 0; r < P; ++r) b.token_set(TokenSet{{Chunk{0, w.causal ? (r + 1) * c : w.seq_len, 1}}});
 }
 
-void allgather_emit(const Builder& b, int P, int r, OpWriter& op) {
-  const auto& w = b.workload();
-  const std::int64_t c = w.seq_len / P;
-  const Bytes kv = b.kv_bytes(c);
-  const BufferId q = b.buffer_named(r, "q");
-  const BufferId local = b.buffer_named(r, "kv");
-  const BufferId all = b.buffer_named(r, "kv_all");
-  const BufferId out = b.buffer_named(r, "out");
-  const BufferId lse = b.buffer_named(r, "lse");
-  auto block = [&](int owner) { return ByteSlice{all, kv * owner, kv}; };
-  op.reserve(2 * static_cast<std::size_t>(P) + 1);
-  OpId last = op(Stream::comm, 0, Copy{ByteSlice{local, Bytes{0}, kv}, block(r)});
-  for (int s = 0; s + 1 < P; ++s) {
-    const auto tag = static_cast<std::uint32_t>(s);
-    op(Stream::comm, 0, Send{(r + 1) % P, block((r - s + P) % P), tag}, {}, tag + 1);
-    last = op(Stream::comm, 0, Recv{(r + P - 1) % P, block((r - s - 1 + P) % P), tag}, {}, tag + 1);
+/// Rank r's all-gather program: the local copy, one send/recv pair per ring step, then the attention.
+class AllgatherEmitter final : public Emitter {
+ public:
+  AllgatherEmitter(const Builder& b, int P, int r)
+      : b_(b), P_(P), r_(r), c_(b.workload().seq_len / P), kv_(b.kv_bytes(c_)), all_(b.buffer_named(r, "kv_all")) {}
+
+  [[nodiscard]] std::size_t size_hint() const override { return 2 * static_cast<std::size_t>(P_) + 1; }
+
+  bool step(OpWriter& op) override {
+    if (k_ > P_) return false;
+    const int k = k_++;
+    if (k == 0) {
+      last_ = op(Stream::comm, 0, Copy{ByteSlice{b_.buffer_named(r_, "kv"), Bytes{0}, kv_}, block(r_)});
+    } else if (k < P_) {
+      const int s = k - 1;
+      const auto tag = static_cast<std::uint32_t>(s);
+      op(Stream::comm, 0, Send{(r_ + 1) % P_, block((r_ - s + P_) % P_), tag}, {}, tag + 1);
+      last_ = op(Stream::comm, 0, Recv{(r_ + P_ - 1) % P_, block((r_ - s - 1 + P_) % P_), tag}, {}, tag + 1);
+    } else {
+      const auto& w = b_.workload();
+      const std::int64_t visible = w.causal ? (r_ + 1) * c_ : w.seq_len;
+      const TokenSetId kv_pos = b_.find_token_set(TokenSet{{Chunk{0, visible, 1}}});
+      op(Stream::compute, 1,
+         b_.attend(TokenSlice{b_.buffer_named(r_, "q"), 0, c_, b_.owned(r_)}, TokenSlice{all_, 0, visible, kv_pos},
+                   b_.buffer_named(r_, "out"), b_.buffer_named(r_, "lse")),
+         {last_});
+    }
+    return true;
   }
-  const std::int64_t visible = w.causal ? (r + 1) * c : w.seq_len;
-  const TokenSetId kv_pos = b.find_token_set(TokenSet{{Chunk{0, visible, 1}}});
-  op(Stream::compute, 1, b.attend(TokenSlice{q, 0, c, b.owned(r)}, TokenSlice{all, 0, visible, kv_pos}, out, lse),
-     {last});
-}
+
+ private:
+  [[nodiscard]] ByteSlice block(int owner) const { return ByteSlice{all_, kv_ * owner, kv_}; }
+  const Builder& b_;
+  int P_, r_;
+  std::int64_t c_;
+  Bytes kv_;
+  BufferId all_;
+  int k_ = 0;  // 0: the copy; 1 .. P-1: ring step k-1; P: the attention
+  OpId last_ = 0;
+};
 
 struct Variant {
   std::string name;
   std::int64_t chunks_per_rank;  // seq_len must divide by ranks * this
   std::function<void(Builder&, int)> setup;
-  std::function<void(const Builder&, int, int, OpWriter&)> emit;
+  std::function<std::unique_ptr<Emitter>(const Builder&, int P, int r)> emitter;
+  unsigned streams;             // the streams its programs use (ScheduleSource::streams_used)
+  bool phases_in_order = true;  // every rank's ops in non-decreasing phase order
 };
+
+constexpr unsigned kComputeComm = stream_bit(Stream::compute) | stream_bit(Stream::comm);
 
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
-      {"ring", 1, ring_setup, [](const Builder& b, int P, int r, OpWriter& w) { ring_emit(b, P, r, w, true); }},
-      {"ring_serial", 1, ring_setup, [](const Builder& b, int P, int r, OpWriter& w) { ring_emit(b, P, r, w, false); }},
-      {"allgather", 1, allgather_setup, allgather_emit},
+      {"ring", 1, ring_setup,
+       [](const Builder& b, int P, int r) { return std::make_unique<RingEmitter>(b, P, r, true); }, kComputeComm},
+      {"ring_serial", 1, ring_setup,
+       [](const Builder& b, int P, int r) { return std::make_unique<RingEmitter>(b, P, r, false); }, kComputeComm},
+      {"allgather", 1, allgather_setup,
+       [](const Builder& b, int P, int r) { return std::make_unique<AllgatherEmitter>(b, P, r); }, kComputeComm},
   };
   return v;
 }
@@ -410,23 +470,59 @@ ScheduleGenerator::~ScheduleGenerator() = default;
 
 const Schedule& ScheduleGenerator::header() const { return state_->builder.schedule(); }
 
+namespace {
+// Rank r's whole program into `ops`.
+void emit_all(const Builder& b, const Variant& v, int P, std::size_t r, std::vector<Op>& ops) {
+  const auto e = v.emitter(b, P, static_cast<int>(r));
+  ops.clear();
+  ops.reserve(e->size_hint());
+  OpWriter writer(ops, 0);
+  while (e->step(writer)) {
+  }
+}
+
+// Rank r a step at a time, into a buffer whose Op objects are reused from step to step.
+class GeneratorCursor final : public OpCursor {
+ public:
+  explicit GeneratorCursor(std::unique_ptr<Emitter> e) : e_(std::move(e)) {}
+  std::span<const Op> next() override {
+    OpWriter writer(buf_, next_id_);
+    while (writer.count() == 0 && e_->step(writer)) {
+    }
+    next_id_ += static_cast<OpId>(writer.count());
+    return {buf_.data(), writer.count()};
+  }
+
+ private:
+  std::unique_ptr<Emitter> e_;
+  std::vector<Op> buf_;
+  OpId next_id_ = 0;
+};
+}  // namespace
+
 const RankProgram& ScheduleGenerator::rank(std::size_t r, RankProgram& scratch) const {
   const auto& header = state_->builder.schedule();
   if (r >= header.ranks.size()) throw Error(fmt::format("generator: no rank {} (of {})", r, header.ranks.size()));
   scratch.buffers = header.ranks[r].buffers;
-  OpWriter writer(scratch.ops);
-  state_->variant->emit(state_->builder, state_->ranks, static_cast<int>(r), writer);
+  emit_all(state_->builder, *state_->variant, state_->ranks, r, scratch.ops);
   return scratch;
 }
 
+std::unique_ptr<OpCursor> ScheduleGenerator::cursor(std::size_t r) const {
+  const auto& header = state_->builder.schedule();
+  if (r >= header.ranks.size()) throw Error(fmt::format("generator: no rank {} (of {})", r, header.ranks.size()));
+  return std::make_unique<GeneratorCursor>(state_->variant->emitter(state_->builder, state_->ranks, static_cast<int>(r)));
+}
+
+unsigned ScheduleGenerator::streams_used(std::size_t /*r*/) const { return state_->variant->streams; }
+
+bool ScheduleGenerator::phases_in_order() const { return state_->variant->phases_in_order; }
+
 Schedule ScheduleGenerator::take() && {
-  // Each rank's ops go straight into the header's own rank (emit reads only buffers, token sets and the
-  // partition), then the whole schedule moves out.
+  // Each rank's ops go straight into the header's own rank (emitters read only buffers, token sets and
+  // the partition), then the whole schedule moves out.
   Schedule& s = state_->builder.schedule();
-  for (std::size_t r = 0; r < s.ranks.size(); ++r) {
-    OpWriter writer(s.ranks[r].ops);
-    state_->variant->emit(state_->builder, state_->ranks, static_cast<int>(r), writer);
-  }
+  for (std::size_t r = 0; r < s.ranks.size(); ++r) emit_all(state_->builder, *state_->variant, state_->ranks, r, s.ranks[r].ops);
   return std::move(s);
 }
 

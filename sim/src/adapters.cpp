@@ -29,8 +29,13 @@ double ModelsCostModel::interference(const topology::Route& route) const {
   return interference_.compute_slowdown(route);
 }
 
-Bytes ModelsCostModel::peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const {
-  return models::rank_memory(w, rank, memory_).total();
+Bytes ModelsCostModel::resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const {
+  const models::RankMemory m = models::rank_memory(w, rank, memory_);
+  return m.buffers + m.overhead;  // its ops' workspace is op_memory's
+}
+
+Bytes ModelsCostModel::op_memory(const ir::Workload& w, const ir::Op& op) const {
+  return models::op_workspace(op.kind, w);
 }
 
 LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides) {

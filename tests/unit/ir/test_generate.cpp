@@ -203,6 +203,37 @@ TEST_CASE("ScheduleGenerator gives generate()'s schedule one rank at a time, and
         CHECK(gen.rank(0, scratch) == whole.ranks[0]);
         CHECK(schedule_hash(gen) == schedule_hash(whole));
         CHECK(schedule_hash(StoredSource(whole)) == schedule_hash(whole));
+        // Cursors: every rank's ops, read a batch of each rank in turn (as the simulator does), are
+        // exactly its program; batches are steps (at most a ring step's four ops), ids run on; the
+        // declared streams and the phase order hold.
+        const StoredSource stored(whole);
+        CHECK(gen.phases_in_order());
+        CHECK(stored.phases_in_order());
+        std::vector<std::unique_ptr<OpCursor>> cursors;
+        std::vector<std::vector<Op>> got(static_cast<std::size_t>(P));
+        for (int r = 0; r < P; ++r) cursors.push_back(gen.cursor(static_cast<std::size_t>(r)));
+        for (bool more = true; more;) {
+          more = false;
+          for (std::size_t r = 0; r < got.size(); ++r) {
+            const auto batch = cursors[r]->next();
+            CHECK(batch.size() <= 4);
+            for (const auto& op : batch) {
+              CHECK(op.id == got[r].size());
+              CHECK((gen.streams_used(r) & stream_bit(op.stream)) != 0);
+              got[r].push_back(op);
+            }
+            more = more || !batch.empty();
+          }
+        }
+        for (std::size_t r = 0; r < got.size(); ++r) {
+          CHECK(got[r] == whole.ranks[r].ops);
+          CHECK(cursors[r]->next().empty());  // and stays done
+          CHECK((stored.streams_used(r) & ~gen.streams_used(r)) == 0);
+          std::vector<Op> sliced;
+          const auto sc = stored.cursor(r);
+          for (auto b = sc->next(); !b.empty(); b = sc->next()) sliced.insert(sliced.end(), b.begin(), b.end());
+          CHECK(sliced == whole.ranks[r].ops);
+        }
       }
     }
   }
@@ -221,6 +252,18 @@ TEST_CASE("ScheduleGenerator refuses what generate() refuses, and ranks it does 
   const ScheduleGenerator gen(w, spec);
   RankProgram scratch;
   CHECK_THROWS_WITH_AS((void)gen.rank(4, scratch), doctest::Contains("no rank 4"), Error);
+  CHECK_THROWS_WITH_AS((void)gen.cursor(4), doctest::Contains("no rank 4"), Error);
+}
+
+TEST_CASE("StoredSource: streams used and phase order come from the stored ops") {
+  Schedule s = generate(small(true), ScheduleSpec{"ring", 4, {}});
+  const StoredSource src(s);
+  CHECK(src.streams_used(0) == (stream_bit(Stream::compute) | stream_bit(Stream::comm)));
+  CHECK(src.phases_in_order());
+  std::swap(s.ranks[1].ops[0].phase, s.ranks[1].ops.back().phase);
+  CHECK_FALSE(src.phases_in_order());
+  s.ranks[2].ops[0].stream = Stream::comm_aux;
+  CHECK((src.streams_used(2) & stream_bit(Stream::comm_aux)) != 0);
 }
 
 TEST_CASE("ScheduleHasher: rank by rank equals the whole, and refuses a wrong number of ranks") {

@@ -33,8 +33,9 @@ struct ScheduleSpec {
 
 /// A schedule generated one rank at a time: the header (everything but the ops) when constructed, a
 /// rank's ops each time they are asked for. Rank r's program is exactly generate()'s, so a consumer
-/// that reads ranks in turn (the simulator) never holds more than one rank's ops: at P = 4096 the
-/// ring is 58.7M ops, gigabytes materialised.
+/// that reads ranks in turn never holds more than one rank's ops, and one that reads every rank a few
+/// ops at a time (the simulator, through cursor()) holds only those: at P = 4096 the ring is 58.7M
+/// ops, gigabytes materialised.
 class ScheduleGenerator final : public ScheduleSource {
  public:
   /// Throws ValidationError with check_spec's message if `spec` cannot be generated for `w`.
@@ -46,6 +47,10 @@ class ScheduleGenerator final : public ScheduleSource {
   [[nodiscard]] const Schedule& header() const override;  ///< see ScheduleSource
   /// Generates rank r's program into `scratch` (buffers copied from the header) and returns it.
   [[nodiscard]] const RankProgram& rank(std::size_t r, RankProgram& scratch) const override;
+  /// Rank r a ring step (a variant's step) at a time: only as much is generated as has been read.
+  [[nodiscard]] std::unique_ptr<OpCursor> cursor(std::size_t r) const override;
+  [[nodiscard]] unsigned streams_used(std::size_t r) const override;  ///< the variant's streams
+  [[nodiscard]] bool phases_in_order() const override;                ///< true for every variant
   /// The whole schedule (what generate() returns); the generator is spent.
   [[nodiscard]] Schedule take() &&;
 

@@ -41,7 +41,10 @@ class ModelsCostModel final : public CostModel {
   [[nodiscard]] TransferCost transfer(Bytes bytes, const topology::Route& route) const override;  ///< comm model
   [[nodiscard]] Bandwidth link_capacity(const topology::Hop& hop) const override;  ///< comm model
   [[nodiscard]] double interference(const topology::Route& route) const override;  ///< interference model
-  [[nodiscard]] Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< memory model
+  /// Memory model: the buffers plus the framework overhead.
+  [[nodiscard]] Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;
+  /// Memory model: the op's kernel workspace.
+  [[nodiscard]] Bytes op_memory(const ir::Workload& w, const ir::Op& op) const override;
 
  private:
   const models::ComputeModel& compute_;

@@ -26,8 +26,9 @@ class CostModel {
   CostModel(const CostModel&) = delete;
   CostModel& operator=(const CostModel&) = delete;
 
-  /// Time of a GPU op (attend, merge, copy, reduce, gemm) of the program `rank` (of a schedule of workload
-  /// `w`) alone on an idle GPU.
+  /// Time of a GPU op (attend, merge, copy, reduce, gemm) of rank `rank` (of a schedule of workload `w`)
+  /// alone on an idle GPU. Only the rank's buffers are given (its ops may be absent: the simulator reads
+  /// programs a few ops at a time).
   [[nodiscard]] virtual Time op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const = 0;
   /// Price of moving `bytes` along `route` (an empty route: both ranks on one GPU).
   [[nodiscard]] virtual TransferCost transfer(Bytes bytes, const topology::Route& route) const = 0;
@@ -36,14 +37,17 @@ class CostModel {
   /// Factor (>= 1) by which compute on either end's GPU slows while a transfer over `route` is in
   /// flight; with several transfers in flight on one GPU the simulator applies the largest factor.
   [[nodiscard]] virtual double interference(const topology::Route& route) const = 0;
-  /// Peak memory of a rank running the program `rank` (bytes it allocates).
-  [[nodiscard]] virtual Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const = 0;
+  /// Memory rank `rank` holds for the whole run (its buffers and fixed overheads; only its buffers are
+  /// given). A rank's peak is this plus the largest op_memory of its ops.
+  [[nodiscard]] virtual Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const = 0;
+  /// Memory `op` needs only while it runs (a kernel's workspace).
+  [[nodiscard]] virtual Bytes op_memory(const ir::Workload& w, const ir::Op& op) const = 0;
 };
 
 /// The simplest faithful model, for tests and for hand derivations: every compute op runs at a constant
 /// `flop_rate` (ops without FLOPs take `fixed_op_time`), a transfer costs `latency` plus the sum of its
 /// hops' latencies, its rate is capped at `max_rate` (<= 0: links only), wire bytes equal payload bytes,
-/// interference is a constant factor, and memory is the sum of the rank's buffers.
+/// interference is a constant factor, and memory is the sum of the rank's buffers (ops need none).
 class SimpleCostModel final : public CostModel {
  public:
   /// Parameters of the simple model.
@@ -61,7 +65,8 @@ class SimpleCostModel final : public CostModel {
   [[nodiscard]] TransferCost transfer(Bytes bytes, const topology::Route& route) const override;  ///< see class
   [[nodiscard]] Bandwidth link_capacity(const topology::Hop& hop) const override;  ///< the hop's bandwidth
   [[nodiscard]] double interference(const topology::Route& route) const override;  ///< see class
-  [[nodiscard]] Bytes peak_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< see class
+  [[nodiscard]] Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< see class
+  [[nodiscard]] Bytes op_memory(const ir::Workload& w, const ir::Op& op) const override;  ///< none
   [[nodiscard]] const Params& params() const noexcept { return p_; }  ///< its parameters
 
  private:
