@@ -2,12 +2,14 @@
 // multi-node H100 cluster built in code (DGX H100 nodes: NVSwitch inside, one 400G NIC per GPU,
 // rail-optimised leaves, non-blocking spine). Each P runs in a child process so peak RSS is its own.
 // Prints, per P: IR ops and attention blocks (P^2), CPU seconds to generate (the header only when
-// streamed), to compile (generating each rank's ops when streamed; the part spent computing the cluster's
-// routes in brackets) and to run, their total, ops and attention blocks simulated per CPU second of that
+// streamed), to construct the simulator, the part of everything spent computing the cluster's routes
+// (in brackets), and to run (the simulator generates and compiles each rank's ops as the run reaches
+// them, so that is in the run), their total, ops and attention blocks simulated per CPU second of that
 // total, peak RSS after generation and at the end, the predicted time and the events processed.
-// Usage: bench_sim [P ...] [--trace] [--materialise]
+// Usage: bench_sim [P ...] [--trace] [--materialise] [--in-process]
 //   default P: 64 256 1024 4096; --trace also records the trace; --materialise generates the whole
-//   schedule first (as a schedule read from a file would be) instead of streaming it from the generator.
+//   schedule first (as a schedule read from a file would be) instead of streaming it from the generator;
+//   --in-process runs every P in this process (for heap profilers; peak RSS is then the largest so far).
 #include <fmt/core.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -161,10 +163,12 @@ int main(int argc, char** argv) {
   std::vector<int> ps;
   bool record_trace = false;
   bool materialise = false;
+  bool in_process = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--trace") record_trace = true;
     else if (a == "--materialise") materialise = true;
+    else if (a == "--in-process") in_process = true;
     else ps.push_back(std::atoi(argv[i]));
   }
   if (ps.empty()) ps = {64, 256, 1024, 4096};
@@ -188,6 +192,10 @@ int main(int argc, char** argv) {
       continue;
     }
     std::fflush(stdout);
+    if (in_process) {
+      if (run_one(P, record_trace, materialise) != 0) fmt::print("{:>6} failed\n", P);
+      continue;
+    }
     const pid_t pid = fork();
     if (pid == 0) _exit(run_one(P, record_trace, materialise));
     int status = 0;

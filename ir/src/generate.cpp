@@ -457,6 +457,9 @@ struct ScheduleGenerator::State {
   Builder builder;
   const Variant* variant;
   int ranks;
+  // Every cursor's batch, one at a time (OpCursor::next): one buffer stays in cache where one per rank
+  // would be thousands of cold ones, each written every step.
+  std::vector<Op> batch;
 };
 
 ScheduleGenerator::ScheduleGenerator(const Workload& w, const ScheduleSpec& spec) {
@@ -481,21 +484,22 @@ void emit_all(const Builder& b, const Variant& v, int P, std::size_t r, std::vec
   }
 }
 
-// Rank r a step at a time, into a buffer whose Op objects are reused from step to step.
+// Rank r a step at a time, into the generator's batch buffer, whose Op objects are reused from step to
+// step.
 class GeneratorCursor final : public OpCursor {
  public:
-  explicit GeneratorCursor(std::unique_ptr<Emitter> e) : e_(std::move(e)) {}
+  GeneratorCursor(std::unique_ptr<Emitter> e, std::vector<Op>& batch) : e_(std::move(e)), batch_(batch) {}
   std::span<const Op> next() override {
-    OpWriter writer(buf_, next_id_);
+    OpWriter writer(batch_, next_id_);
     while (writer.count() == 0 && e_->step(writer)) {
     }
     next_id_ += static_cast<OpId>(writer.count());
-    return {buf_.data(), writer.count()};
+    return {batch_.data(), writer.count()};
   }
 
  private:
   std::unique_ptr<Emitter> e_;
-  std::vector<Op> buf_;
+  std::vector<Op>& batch_;
   OpId next_id_ = 0;
 };
 }  // namespace
@@ -511,7 +515,8 @@ const RankProgram& ScheduleGenerator::rank(std::size_t r, RankProgram& scratch) 
 std::unique_ptr<OpCursor> ScheduleGenerator::cursor(std::size_t r) const {
   const auto& header = state_->builder.schedule();
   if (r >= header.ranks.size()) throw Error(fmt::format("generator: no rank {} (of {})", r, header.ranks.size()));
-  return std::make_unique<GeneratorCursor>(state_->variant->emitter(state_->builder, state_->ranks, static_cast<int>(r)));
+  return std::make_unique<GeneratorCursor>(state_->variant->emitter(state_->builder, state_->ranks, static_cast<int>(r)),
+                                           state_->batch);
 }
 
 unsigned ScheduleGenerator::streams_used(std::size_t /*r*/) const { return state_->variant->streams; }

@@ -24,7 +24,8 @@ namespace {
 
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kStreams = 4;
-constexpr std::uint32_t kLookahead = 6;  // see Simulator::run
+constexpr std::uint32_t kFar = 12;  // prefetch distances in events, see Simulator::run
+constexpr std::uint32_t kNear = 4;
 
 // How the interpreter executes an op.
 enum class OpClass : std::uint8_t {
@@ -100,26 +101,30 @@ struct PhaseAcc {
 // times have been folded into the rank's per-phase figures. A ring rank's window is a few ring steps
 // whatever P is, so the simulator's memory is O(P), not O(P^2) (docs/simulator.md, "scale").
 struct alignas(64) Rank {
+  // What every event of the rank touches first, in its first two cache lines (see prefetch_for).
+  std::array<StreamState, kStreams> streams{};
   // The window: op id i (retired <= i < end) is ring[i & mask].
   std::unique_ptr<SimOp[]> ring;
   std::uint32_t mask = 0;
   std::uint32_t retired = 0;  // ops before this are done and accounted for
   std::uint32_t end = 0;      // ops compiled so far
   std::uint32_t gpu = 0;
-  std::array<StreamState, kStreams> streams{};
   std::array<std::uint32_t, kStreams> last{};  // last compiled op of each stream (kNone: none)
   unsigned used = 0;                             // streams the source says the rank uses
-  std::unique_ptr<ir::OpCursor> cursor;          // null once the program is read to its end
-  // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
-  std::vector<std::uint32_t> dep_pool;
-  std::uint32_t dep_base = 0;
-  std::uint32_t dep_next = 0;
-  std::vector<Posted> sends;  // issued, peer's recv not yet
-  std::vector<Posted> recvs;  // issued, peer's send not yet
   // Where the last send's price came from (a rank's sends mostly go to one peer with one size).
   std::uint32_t price_peer = kNone;
   std::int64_t price_bytes = -1;
   std::uint32_t price = 0;
+  ShortList<Posted> sends;  // issued, peer's recv not yet
+  ShortList<Posted> recvs;  // issued, peer's send not yet
+  std::unique_ptr<ir::OpCursor> cursor;  // null once the program is read to its end
+  // The time of the rank's last Merge op, which comes back alike step after step (a model lookup
+  // touching the rank's buffers otherwise).
+  std::optional<std::pair<ir::Merge, Time>> merge_time;
+  // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
+  std::vector<std::uint32_t> dep_pool;
+  std::uint32_t dep_base = 0;
+  std::uint32_t dep_next = 0;
   // Per-phase figures: with phases in program order one phase is open at a time (`open`); otherwise
   // every phase is kept (`all`) until the run ends.
   PhaseAcc open;
@@ -316,22 +321,32 @@ struct Simulator::Impl {
   [[noreturn]] void report_stuck(const std::string& why);
   // Starts loading what an upcoming event will touch while this one is handled: at large P every
   // event is about another rank, whose state has left the nearest caches since that rank's last event.
+  // In two stages, so that no prefetch waits on a load: far ahead, the rank's first two lines (its
+  // streams and where its window is) and its GPU, found from the small hot tables; nearer, the window
+  // slots of the ops the event completes, read from those lines by then.
+  template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
-    auto rank = [&](std::uint32_t r) {
+    auto rank = [&](std::uint32_t r, std::uint32_t i) {
       const Rank& k = ranks[r];
-      __builtin_prefetch(&k);
-      __builtin_prefetch(reinterpret_cast<const char*>(&k) + 64);
-      __builtin_prefetch(&k.ring[k.retired & k.mask]);
+      if constexpr (Near) {
+        __builtin_prefetch(&k.ring[i & k.mask]);
+        __builtin_prefetch(&k.ring[k.end & k.mask]);  // where a compile triggered by it writes
+      } else {
+        __builtin_prefetch(&k);
+        __builtin_prefetch(reinterpret_cast<const char*>(&k) + 64);
+      }
     };
-    auto gpu = [&](std::size_t g) { __builtin_prefetch(&gpus[g]); };
+    auto gpu = [&](std::size_t g) {
+      if constexpr (!Near) __builtin_prefetch(&gpus[g]);
+    };
     switch (next.type) {
       case EventType::timed_done:
-        rank(timers[next.target].rank);
+        rank(timers[next.target].rank, timers[next.target].op);
         break;
       case EventType::transfer_done: {
         const Transfer& x = transfers[next.target];
-        rank(x.send_rank);
-        rank(x.recv_rank);
+        rank(x.send_rank, x.send);
+        rank(x.recv_rank, x.recv);
         const Price& pr = prices[x.price];
         gpu(static_cast<std::size_t>(pr.src_gpu));
         gpu(static_cast<std::size_t>(pr.dst_gpu));
@@ -339,7 +354,7 @@ struct Simulator::Impl {
       }
       case EventType::compute_done: {
         const Work& wk = work[next.target];
-        rank(wk.rank);
+        rank(wk.rank, wk.op);
         gpu(wk.gpu);
         break;
       }
@@ -448,7 +463,13 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
       else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) attend_grad_flops += g->flops;
       const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
       cls = compute_stream ? OpClass::gpu : OpClass::timed;
-      so.x = cost.op_time(schedule.workload, header, op).value;
+      const auto* merge = std::get_if<ir::Merge>(&op.kind);
+      if (merge != nullptr && k.merge_time && k.merge_time->first == *merge) {
+        so.x = k.merge_time->second.value;
+      } else {
+        so.x = cost.op_time(schedule.workload, header, op).value;
+        if (merge != nullptr) k.merge_time.emplace(*merge, Time(so.x));
+      }
       if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
     }
     k.workspace = std::max(k.workspace, cost.op_memory(schedule.workload, op));
@@ -541,7 +562,7 @@ void Simulator::Impl::post(std::uint32_t r, std::uint32_t i) {
   const SimOp& op = ranks[r].op(i);
   const std::uint32_t p = op.peer;
   const bool is_send = op.cls() == OpClass::send;
-  std::vector<Posted>& theirs = is_send ? ranks[p].recvs : ranks[p].sends;
+  ShortList<Posted>& theirs = is_send ? ranks[p].recvs : ranks[p].sends;
   const auto it = std::find_if(theirs.begin(), theirs.end(),
                                [&](const Posted& x) { return x.peer == r && x.tag == op.tag; });
   if (it == theirs.end()) {
@@ -1017,14 +1038,15 @@ SimResult Simulator::run() {
     if (s.queue.empty()) break;
     s.queue.pop(t, ev);
     s.now = t;
-    if (!s.queue.empty()) s.prefetch_for(s.queue.peek());
-    // An event a few places behind this one in the FIFO it came from pops at least that many events
-    // from now (the lanes' events often come in bursts of one instant, so not many more): far enough
-    // ahead for its data to arrive, near enough for it to stay. Each is fetched once, as it enters
-    // that window; and the FIFO's new head too, in case it arrived there too late for that (a short
-    // FIFO: it pops after about as many events as there are busy FIFOs).
-    if (Event up; s.queue.upcoming(kLookahead, up)) s.prefetch_for(up);
-    if (Event up; s.queue.upcoming(0, up)) s.prefetch_for(up);
+    if (!s.queue.empty()) s.prefetch_for<true>(s.queue.peek());
+    // Events a few places behind this one in the FIFO it came from pop at least that many events from
+    // now (the lanes' events often come in bursts of one instant, so not many more): far enough ahead
+    // for their data to arrive, near enough for it to stay. Each stage fetches an event once, as it
+    // enters its distance; the FIFO's new head gets the near stage too, in case it arrived there too
+    // late for it (a short FIFO: it pops after about as many events as there are busy FIFOs).
+    if (Event up; s.queue.upcoming(kFar, up)) s.prefetch_for<false>(up);
+    if (Event up; s.queue.upcoming(kNear, up)) s.prefetch_for<true>(up);
+    if (Event up; s.queue.upcoming(0, up)) s.prefetch_for<true>(up);
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {

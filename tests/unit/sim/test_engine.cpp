@@ -8,7 +8,6 @@
 
 #include "ringlab/sim/event_queue.hpp"
 #include "ringlab/sim/flow_network.hpp"
-#include "ringlab/sim/growable_array.hpp"
 
 using namespace ringlab;
 using namespace ringlab::sim;
@@ -300,48 +299,4 @@ TEST_CASE("flow network: a parking-lot chain is max-min fair, not proportional")
   CHECK(net.rate(0) == 50e9);
   CHECK(net.rate(1) == 50e9);
   CHECK(net.rate(2) == 10e9);
-}
-
-TEST_CASE("GrowableArray: grows without losing records, stays 2 MiB-aligned") {
-  struct Rec {
-    std::uint64_t a;
-    std::uint32_t b;
-    std::uint32_t c;
-  };
-  GrowableArray<Rec> v;
-  CHECK(v.size() == 0);
-  const std::size_t first = GrowableArray<Rec>::kFirstBytes / sizeof(Rec);
-  const std::size_t n = 3 * first + 7;  // through two growths
-  std::size_t growths = 0;
-  std::size_t cap = 0;
-  std::size_t dirty = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    Rec& r = v.append();
-    dirty += r.a != 0 || r.b != 0 || r.c != 0;  // value-initialised
-    r = Rec{i * 3, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(~i)};
-    if (v.capacity() != cap) {
-      ++growths;
-      cap = v.capacity();
-      CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % GrowableArray<Rec>::kHugePage == 0);
-    }
-  }
-  CHECK(dirty == 0);
-  CHECK(growths == 3);  // first mapping, then doubled twice
-  REQUIRE(v.size() == n);
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Rec& r = v[i];
-    bad += r.a != i * 3 || r.b != static_cast<std::uint32_t>(i) || r.c != static_cast<std::uint32_t>(~i);
-  }
-  CHECK(bad == 0);
-
-  GrowableArray<std::uint8_t> bytes;  // resize: grows, keeps what was there, zeroes what is new
-  bytes.resize(5);
-  bytes[4] = 9;
-  bytes.resize(GrowableArray<std::uint8_t>::kFirstBytes + 3);
-  CHECK(bytes.size() == GrowableArray<std::uint8_t>::kFirstBytes + 3);
-  CHECK(bytes[4] == 9);
-  CHECK(bytes[bytes.size() - 1] == 0);
-  bytes.resize(2);
-  CHECK(bytes.size() == 2);
 }

@@ -16,7 +16,8 @@ class OpCursor {
  public:
   virtual ~OpCursor() = default;
   /// The next ops (their ids continue from the last batch's); empty once the program is done. Valid
-  /// until the next call or the cursor's destruction.
+  /// until the next call to next() on any cursor of the same source (they may share one buffer), or
+  /// the cursor's destruction.
   [[nodiscard]] virtual std::span<const Op> next() = 0;
 
  protected:
