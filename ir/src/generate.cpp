@@ -104,7 +104,7 @@ class Builder {
     if (inserted) s_.token_sets.push_back(std::move(set));
     return it->second;
   }
-  /// The id of a set setup() created (emit steps may not add sets: the header is fixed by then).
+  /// The id of a set setup() created (emitters may not add sets: the header is fixed by then).
   [[nodiscard]] TokenSetId find_token_set(const TokenSet& set) const {
     const auto it = set_ids_.find(key_of(set));
     if (it == set_ids_.end()) throw Error("generator: token set used by an op was not created in setup");
