@@ -310,6 +310,23 @@ FlopRate sample_rate(const AttendSample& s, Time launch_overhead) noexcept {
   return FlopRate(t > 0 ? static_cast<double>(s.flops.value) / t : 0.0);
 }
 
+namespace {
+// time = intercept + bytes / bandwidth, each point weighted by 1/seconds^2 (relative error); `what`'s
+// times must grow with their bytes.
+LinearFit fit_bytes_seconds(const char* what, const std::vector<double>& bytes, const std::vector<double>& secs) {
+  if (bytes.empty()) throw Error(fmt::format("calibrate: no {} timings to fit", what));
+  std::vector<double> w;
+  for (const double t : secs) w.push_back(1.0 / (t * t));
+  LinearFit f = fit_line(bytes, secs, w);
+  if (!(f.slope > 0)) {
+    throw Error(fmt::format("calibrate: {} times do not grow with their bytes (slope {}): the timings are too noisy, "
+                            "use more --repetitions",
+                            what, f.slope));
+  }
+  return f;
+}
+}  // namespace
+
 void fit(Calibration& c) {
   {
     // The models have one streaming rate for merge, copy and reduce. The ring variants issue merges
@@ -320,37 +337,23 @@ void fit(Calibration& c) {
     for (const auto& s : c.streams)
       if (s.kind == "merge") merge_sizes.insert(s.model_bytes.value);
     const bool merges_only = merge_sizes.size() >= 2;
-    std::vector<double> x, y, w;
+    std::vector<double> x, y;
     for (const auto& s : c.streams) {
       if (merges_only && s.kind != "merge") continue;
       x.push_back(static_cast<double>(s.model_bytes.value));
       y.push_back(s.seconds);
-      w.push_back(1.0 / (s.seconds * s.seconds));
     }
-    if (c.streams.empty()) throw Error("calibrate: no merge/copy timings to fit");
-    c.stream_fit = fit_line(x, y, w);
-    if (!(c.stream_fit.slope > 0)) {
-      throw Error(fmt::format("calibrate: merge/copy times do not grow with their bytes (slope {}): the timings are "
-                              "too noisy, use more --repetitions",
-                              c.stream_fit.slope));
-    }
+    c.stream_fit = fit_bytes_seconds("merge/copy", x, y);
     c.launch_overhead = seconds(std::max(0.0, c.stream_fit.intercept));
     c.stream_bandwidth = Bandwidth(1.0 / c.stream_fit.slope);
   }
   {
-    std::vector<double> x, y, w;
+    std::vector<double> x, y;
     for (const auto& s : c.transfers) {
       x.push_back(static_cast<double>(s.bytes.value));
       y.push_back(s.seconds);
-      w.push_back(1.0 / (s.seconds * s.seconds));
     }
-    if (c.transfers.empty()) throw Error("calibrate: no transfer timings to fit");
-    c.transfer_fit = fit_line(x, y, w);
-    if (!(c.transfer_fit.slope > 0)) {
-      throw Error(fmt::format("calibrate: transfer times do not grow with their bytes (slope {}): the timings are "
-                              "too noisy, use more --repetitions",
-                              c.transfer_fit.slope));
-    }
+    c.transfer_fit = fit_bytes_seconds("transfer", x, y);
     c.transfer_latency = seconds(std::max(0.0, c.transfer_fit.intercept));
     c.transfer_bandwidth = Bandwidth(1.0 / c.transfer_fit.slope);
   }

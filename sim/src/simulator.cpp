@@ -72,8 +72,7 @@ std::uint32_t reuse_or_add(std::vector<std::uint32_t>& free, V& items) {
 
 struct StreamState {
   std::uint32_t head = kNone;      // next op to issue (kNone: none compiled yet, or none left)
-  std::uint32_t launched = kNone;  // first op of the group in flight
-  std::uint32_t busy = 0;          // ops of the launched group not yet done
+  std::uint32_t busy = 0;          // ops of the group in flight not yet done
   // A dependency of the head's group found not done (kNone: none known). Only its own completion can
   // change that, and it calls try_issue with it, so until then the stream is skipped.
   std::uint32_t blocker = kNone;
@@ -124,7 +123,6 @@ struct alignas(64) Rank {
   // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
   std::vector<std::uint32_t> dep_pool;
   std::uint32_t dep_base = 0;
-  std::uint32_t dep_next = 0;
   // Per-phase figures: with phases in program order one phase is open at a time (`open`); otherwise
   // every phase is kept (`all`) until the run ends.
   PhaseAcc open;
@@ -303,6 +301,7 @@ struct Simulator::Impl {
   bool compile_more(std::uint32_t r);
   void try_issue(std::uint32_t r, std::uint32_t completed);
   void launch(std::uint32_t r, std::uint32_t i);
+  void start_timer(std::uint32_t r, std::uint32_t i, Time at);
   void post(std::uint32_t r, std::uint32_t i);
   void begin_transfer(std::uint32_t sr, std::uint32_t s, std::uint32_t rr, std::uint32_t v);
   std::uint32_t price_of(std::uint32_t sr, std::uint32_t rr, std::int64_t bytes);
@@ -434,10 +433,10 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
     if (so.ndeps == 1) {
       so.deps = op.deps[0];
     } else if (so.ndeps > 1) {
-      if (k.dep_next > kNone - so.ndeps) throw ValidationError(fmt::format("rank {}: too many dependencies", r));
-      so.deps = k.dep_next;
+      const std::uint64_t next = k.dep_base + k.dep_pool.size();  // the pool's next absolute index
+      if (next > kNone - so.ndeps) throw ValidationError(fmt::format("rank {}: too many dependencies", r));
+      so.deps = static_cast<std::uint32_t>(next);
       k.dep_pool.insert(k.dep_pool.end(), op.deps.begin(), op.deps.end());
-      k.dep_next += so.ndeps;
     }
     for (const auto d : op.deps) {
       if (k.max_dep_of == kNone || d > k.max_dep) {
@@ -514,9 +513,8 @@ void Simulator::Impl::try_issue(std::uint32_t r, std::uint32_t completed) {
       st.blocker = blocker;
       if (blocker != kNone) break;
       st.busy = n;
-      st.launched = st.head;
+      std::uint32_t i = st.head;
       st.head = k.op(last).next;
-      std::uint32_t i = st.launched;
       for (std::uint32_t m = 0; m < n; ++m) {
         const std::uint32_t following = k.op(i).next;
         launch(r, i);
@@ -526,6 +524,13 @@ void Simulator::Impl::try_issue(std::uint32_t r, std::uint32_t completed) {
   }
 }
 
+// An op of fixed duration: it completes at `at` (timed_done).
+void Simulator::Impl::start_timer(std::uint32_t r, std::uint32_t i, Time at) {
+  const std::uint32_t t = reuse_or_add(free_timers, timers);
+  timers[t] = Timer{r, i};
+  queue.push(at, Event{EventType::timed_done, t});
+}
+
 void Simulator::Impl::launch(std::uint32_t r, std::uint32_t i) {
   SimOp& op = ranks[r].op(i);
   op.issued = now;
@@ -533,20 +538,15 @@ void Simulator::Impl::launch(std::uint32_t r, std::uint32_t i) {
     case OpClass::gpu:
       op.state = OpState::running;
       if (op.x == 0) {
-        const std::uint32_t t = reuse_or_add(free_timers, timers);
-        timers[t] = Timer{r, i};
-        queue.push(now, Event{EventType::timed_done, t});
+        start_timer(r, i, now);
       } else {
         gpu_add(r, i);
       }
       break;
-    case OpClass::timed: {
+    case OpClass::timed:
       op.state = OpState::running;
-      const std::uint32_t t = reuse_or_add(free_timers, timers);
-      timers[t] = Timer{r, i};
-      queue.push(now + Time(op.x), Event{EventType::timed_done, t});
+      start_timer(r, i, now + Time(op.x));
       break;
-    }
     case OpClass::send:
     case OpClass::recv:
       op.state = OpState::issued;
