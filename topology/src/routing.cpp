@@ -7,13 +7,13 @@
 // must have its traffic bounce through a CPU on its side of the network. Each cluster vertex therefore
 // has up to kSlots states (see Slot), and a state edge exists only for allowed moves.
 #include <boost/graph/dijkstra_shortest_paths.hpp>
-#include <unordered_map>
 #include <boost/graph/strong_components.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <unordered_map>
 
 #include "cluster_impl.hpp"
 
@@ -148,6 +148,7 @@ class Router {
     }
     cache_.resize(gpus_.size());
     dist_.resize(n * std::size_t{kSlots}, kInf);
+    color_.resize(n * std::size_t{kSlots}, boost::white_color);
   }
 
   // Which GPUs every GPU reaches, via the strongly connected components of the state graph: Tarjan
@@ -231,31 +232,45 @@ class Router {
   // are final by then — all that walk() reads (a predecessor on an optimal path is labelled no worse
   // than the state it leads to; a state not final is labelled worse than the target even now, so walk()
   // rejects it as the complete run would). The routes are the same as with the whole tree.
+  //
+  // Boost's dijkstra_shortest_paths labels and colours every state before it starts: O(states) per
+  // source, which made routing a ring O(P^2) although most of its routes stay inside one node. So this
+  // runs the no_init variant on distances and colours kept between runs, and resets only the states
+  // the last run reached (each is discovered once, so discover_vertex lists them): the same search
+  // from the same start.
   struct Reached {};
-  struct StopAfterTarget : boost::default_dijkstra_visitor {
+  struct Visitor : boost::default_dijkstra_visitor {
     const std::vector<Label>* dist = nullptr;
-    State target = 0;
+    std::vector<State>* reached = nullptr;
+    std::optional<State> target;
+    template <class Graph>
+    void discover_vertex(State u, const Graph& /*g*/) const {
+      reached->push_back(u);
+    }
     template <class Graph>
     void examine_vertex(State u, const Graph& /*g*/) const {
-      if (LabelLess{}((*dist)[target], (*dist)[u])) throw Reached{};
+      if (target && LabelLess{}((*dist)[*target], (*dist)[u])) throw Reached{};
     }
   };
   void shortest_from(State origin, std::optional<State> target) {
-    auto dist_map = boost::make_iterator_property_map(dist_.begin(), boost::get(boost::vertex_index, sg_));
-    dist_complete_ = !target.has_value();
-    if (!target) {
-      boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
-                                     boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
-                                     LabelLess{}, LabelCombine{}, kInf, kZero, boost::default_dijkstra_visitor());
-      return;
+    for (const State v : reached_) {
+      dist_[v] = kInf;
+      color_[v] = boost::white_color;
     }
-    StopAfterTarget stop;
-    stop.dist = &dist_;
-    stop.target = *target;
+    reached_.clear();
+    const auto index = boost::get(boost::vertex_index, sg_);
+    auto dist_map = boost::make_iterator_property_map(dist_.begin(), index);
+    auto color_map = boost::make_iterator_property_map(color_.begin(), index);
+    Visitor vis;
+    vis.dist = &dist_;
+    vis.reached = &reached_;
+    vis.target = target;
+    dist_[origin] = kZero;
+    dist_complete_ = false;
     try {
-      boost::dijkstra_shortest_paths(sg_, origin, boost::dummy_property_map(), dist_map,
-                                     boost::get(&StateEdge::w, sg_), boost::get(boost::vertex_index, sg_),
-                                     LabelLess{}, LabelCombine{}, kInf, kZero, stop);
+      boost::dijkstra_shortest_paths_no_init(sg_, origin, boost::dummy_property_map(), dist_map,
+                                             boost::get(&StateEdge::w, sg_), index, LabelLess{}, LabelCombine{},
+                                             kZero, vis, color_map);
       dist_complete_ = true;  // ran to the end: the whole tree
     } catch (const Reached&) {
     }
@@ -290,7 +305,9 @@ class Router {
   StateGraph sg_;
   std::vector<Hop> hops_;                              // by directed link id
   std::vector<SourceRoutes> cache_;   // by source GPU, filled lazily
-  std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state
+  std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state (kInf: not reached)
+  std::vector<boost::default_color_type> color_;  // Dijkstra's colours, by state (white: not reached)
+  std::vector<State> reached_;        // the states the last run labelled or coloured
   int dist_source_ = -1;              // the source dist_ holds (-1: none yet)
   bool dist_complete_ = false;        // dist_ is the whole tree, not one stopped after a target
 };
