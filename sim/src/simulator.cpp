@@ -129,6 +129,7 @@ struct alignas(64) Rank {
   std::vector<PhaseAcc> all;
   std::vector<std::pair<Time, Time>> busy;  // compute intervals retired, pruned (see finalise)
   std::size_t busy_kept = 0;                // busy's size after the last prune
+  bool busy_merged = true;                  // busy is sorted and disjoint (see add_busy)
   Time prev_end{0};                         // how far the finalised phases moved the finish line
   std::uint32_t max_dep = 0;                // the largest dependency seen, of op max_dep_of
   std::uint32_t max_dep_of = kNone;
@@ -309,6 +310,7 @@ struct Simulator::Impl {
   void complete(std::uint32_t r, std::uint32_t i);
   void retire(Rank& k);
   void account(Rank& k, const SimOp& o);
+  static void add_busy(Rank& k, Time from, Time to);
   void finalise(Rank& k, PhaseAcc& acc);
   void finish_accounts();
   void gpu_add(std::uint32_t r, std::uint32_t i);
@@ -697,10 +699,30 @@ void Simulator::Impl::account(Rank& k, const SimOp& o) {
   acc->end = std::max(acc->end, o.ended);
   if (o.cls() == OpClass::gpu) {
     acc->compute += (o.ended - o.issued).value;
-    k.busy.emplace_back(o.issued, o.ended);
+    add_busy(k, o.issued, o.ended);
   } else if (o.is_comm()) {
     acc->xfers.emplace_back(Time(o.x), o.ended);
   }
+}
+
+// A retired compute interval into k.busy, merged as it comes while intervals come in time order (one
+// compute stream: they retire in the order they ran), so the list stays a few entries long; one out of
+// order leaves it to finalise's merge_intervals. Either way the union is the same.
+void Simulator::Impl::add_busy(Rank& k, Time from, Time to) {
+  if (to <= from) return;  // empty: covers nothing
+  if (k.busy_merged && !k.busy.empty()) {
+    auto& last = k.busy.back();
+    if (from >= last.first) {
+      if (from <= last.second) {
+        last.second = std::max(last.second, to);
+      } else {
+        k.busy.emplace_back(from, to);
+      }
+      return;
+    }
+    k.busy_merged = false;
+  }
+  k.busy.emplace_back(from, to);
 }
 
 // The phase's figures into the run's (PhaseStats: the maximum over ranks). Its transfers' exposed part
@@ -720,8 +742,16 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
   ps.compute = std::max(ps.compute, Time(acc.compute));
   if (acc.xfers.empty()) return;
   merge_intervals(acc.xfers);
-  merge_intervals(k.busy);
-  scratch.assign(k.busy.begin(), k.busy.end());
+  if (!k.busy_merged) {
+    merge_intervals(k.busy);
+    k.busy_merged = true;
+  }
+  // Only compute intervals ending after the phase's first transfer began can cover any of it.
+  const Time first_begin = acc.xfers.empty() ? now : acc.xfers.front().first;
+  scratch.assign(std::partition_point(k.busy.begin(), k.busy.end(),
+                                      [&](const auto& b) { return b.second <= first_begin; }),
+                 k.busy.end());
+  const std::size_t retired_part = scratch.size();
   // The earliest a transfer not finalised yet began (one not begun yet begins at now or later): no
   // compute interval ending before it matters again.
   Time keep_from = now;
@@ -733,7 +763,7 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
       keep_from = std::min(keep_from, Time(o.x));
     }
   }
-  if (scratch.size() > k.busy.size()) merge_intervals(scratch);
+  if (scratch.size() > retired_part) merge_intervals(scratch);
   std::size_t hint = 0;
   const std::int64_t len = interval_length(acc.xfers);
   const std::int64_t exposed = len - overlap_length(acc.xfers, scratch, hint);
