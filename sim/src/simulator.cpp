@@ -332,9 +332,13 @@ struct Simulator::Impl {
       if constexpr (Near) {
         __builtin_prefetch(&k.ring[i & k.mask]);
         __builtin_prefetch(&k.ring[k.end & k.mask]);  // where a compile triggered by it writes
+        __builtin_prefetch(&k.ring[k.retired & k.mask]);  // where retiring starts
+        if (!k.busy.empty()) __builtin_prefetch(&k.busy.back());
+        if (!k.open.xfers.empty()) __builtin_prefetch(&k.open.xfers.back());
       } else {
-        __builtin_prefetch(&k);
-        __builtin_prefetch(reinterpret_cast<const char*>(&k) + 64);
+        for (std::size_t line = 0; line < sizeof(Rank); line += 64) {
+          __builtin_prefetch(reinterpret_cast<const char*>(&k) + line);
+        }
       }
     };
     auto gpu = [&](std::size_t g) {
