@@ -78,9 +78,10 @@ std::int64_t set_weight(const Workload& w, const TokenSet& q, const TokenSet& kv
 /// 4*B*H*d per attended pair = 2*B*H*d per half-unit.
 Flops flops_of(const Workload& w, std::int64_t weight) { return Flops(2 * w.batch * w.q_heads * w.head_dim * weight); }
 
-Mask relation(std::int64_t weight, const TokenSet& q, const TokenSet& kv) {
+/// The mask of a block of q_tokens x kv_tokens pairs of total half-unit weight `weight`.
+Mask relation(std::int64_t weight, std::int64_t q_tokens, std::int64_t kv_tokens) {
   if (weight == 0) return Mask::skip;
-  if (weight == 2 * token_count(q) * token_count(kv)) return Mask::full;
+  if (weight == 2 * q_tokens * kv_tokens) return Mask::full;
   return Mask::partial;
 }
 
@@ -101,7 +102,10 @@ class Builder {
 
   TokenSetId token_set(TokenSet set) {
     auto [it, inserted] = set_ids_.try_emplace(key_of(set), static_cast<TokenSetId>(s_.token_sets.size()));
-    if (inserted) s_.token_sets.push_back(std::move(set));
+    if (inserted) {
+      only_chunk_.push_back(set.chunks.size() == 1 ? set.chunks[0] : Chunk{0, -1, 1});
+      s_.token_sets.push_back(std::move(set));
+    }
     return it->second;
   }
   /// The id of a set setup() created (emitters may not add sets: the header is fixed by then).
@@ -159,10 +163,20 @@ class Builder {
     a.out = out;
     a.lse = lse;
     a.heads = static_cast<std::int32_t>(w_.q_heads);
-    const auto& qs = set(q.positions);
-    const auto& ks = set(kv.positions);
-    const std::int64_t weight = set_weight(w_, qs, ks);
-    a.mask = relation(weight, qs, ks);
+    // Most sets are one chunk: weigh those from the flat copies (one read where the sets' own chunk
+    // lists are a pointer away, the emitters' most frequent cache miss at thousands of ranks).
+    const Chunk& qc = only_chunk_[q.positions];
+    const Chunk& kc = only_chunk_[kv.positions];
+    std::int64_t weight = 0;
+    if (qc.length >= 0 && kc.length >= 0) {
+      weight = pair_weight(w_, qc, kc);
+      a.mask = relation(weight, qc.length, kc.length);
+    } else {
+      const auto& qs = set(q.positions);
+      const auto& ks = set(kv.positions);
+      weight = set_weight(w_, qs, ks);
+      a.mask = relation(weight, token_count(qs), token_count(ks));
+    }
     a.flops = flops_of(w_, weight);
     return a;
   }
@@ -187,6 +201,7 @@ class Builder {
   Workload w_;
   Schedule s_;
   std::map<std::vector<std::int64_t>, TokenSetId> set_ids_;
+  std::vector<Chunk> only_chunk_;  // per token set: its chunk if it has exactly one, else length -1
 };
 
 /// Writes one rank's ops, numbering them (a variant's emitter writes through this). It writes from
@@ -539,7 +554,7 @@ Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv) {
 
 Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv) {
   if (!w.causal && w.window == 0) return Mask::full;
-  return relation(set_weight(w, q, kv), q, kv);
+  return relation(set_weight(w, q, kv), token_count(q), token_count(kv));
 }
 
 }  // namespace ringlab::ir
