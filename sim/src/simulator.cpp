@@ -330,9 +330,14 @@ struct Simulator::Impl {
     auto rank = [&](std::uint32_t r, std::uint32_t i) {
       const Rank& k = ranks[r];
       if constexpr (Near) {
-        __builtin_prefetch(&k.ring[i & k.mask]);
-        __builtin_prefetch(&k.ring[k.end & k.mask]);  // where a compile triggered by it writes
-        __builtin_prefetch(&k.ring[k.retired & k.mask]);  // where retiring starts
+        // The window from where retiring starts to a step past its end (where a compile it triggers
+        // writes): the ops an event of a rank reads or writes are mostly there.
+        const SimOp* ring = k.ring.get();
+        const std::uint32_t to = std::min(k.end + 4, k.retired + k.mask + 1);
+        for (std::uint32_t j = k.retired; j < to; j += 64 / sizeof(SimOp)) __builtin_prefetch(&ring[j & k.mask]);
+        __builtin_prefetch(&ring[i & k.mask]);
+        __builtin_prefetch(&ring[(to - 1) & k.mask]);
+        __builtin_prefetch(k.cursor.get());
         if (!k.busy.empty()) __builtin_prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) __builtin_prefetch(&k.open.xfers.back());
       } else {
