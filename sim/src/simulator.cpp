@@ -23,6 +23,8 @@ namespace ringlab::sim {
 namespace {
 
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t kAllWork = kNone - 1;  // gpu_reschedule: every kernel of the GPU
+constexpr std::uint32_t kClean = kNone - 2;    // a GPU with no change to re-time
 constexpr std::size_t kStreams = 4;
 constexpr std::uint32_t kFar = 12;  // prefetch distances in events, see Simulator::run
 constexpr std::uint32_t kNear = 4;
@@ -280,6 +282,8 @@ struct Simulator::Impl {
   std::vector<topology::Route> routes;                               // by path
   std::map<std::pair<PathId, std::int64_t>, std::uint32_t> by_bytes;  // (path, bytes) -> price
   std::vector<Gpu> gpus;
+  std::vector<std::uint32_t> gpu_added;   // per GPU: kClean, or changed since the last flush_gpus (see gpu_changed)
+  std::vector<std::uint32_t> dirty_gpus;  // the GPUs not kClean
   std::vector<Work> work;
   std::vector<std::uint32_t> free_work;
   std::vector<Timer> timers;
@@ -318,6 +322,8 @@ struct Simulator::Impl {
   void gpu_transfers(std::int32_t g, double factor, bool begin);
   void gpu_advance(Gpu& gpu);
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
+  void gpu_changed(std::uint32_t g, std::uint32_t added);
+  void flush_gpus();
   void check_matching();
   [[noreturn]] void report_stuck(const std::string& why);
   // Starts loading what an upcoming event will touch while this one is handled: at large P every
@@ -388,6 +394,7 @@ void Simulator::Impl::setup() {
   }
   if (nranks >= kNone) throw ValidationError("schedule too large for the simulator (2^32 ranks)");
   gpus.resize(static_cast<std::size_t>(platform.gpu_count()));
+  gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
   ranks = std::vector<Rank>(nranks);
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
@@ -810,10 +817,34 @@ void Simulator::Impl::gpu_advance(Gpu& gpu) {
   gpu.updated = now;
 }
 
+// A GPU's kernels' completion times change (a kernel added or finished, the interference factor
+// changed): they are re-timed once the event being handled is done (flush_gpus), so the several changes
+// one event makes to a GPU (a kernel ends, its stream's next starts, a transfer begins) cost one
+// re-timing. `added`: a kernel added since (kNone: none); it needs its first event even if the others'
+// speed stands.
+void Simulator::Impl::gpu_changed(std::uint32_t g, std::uint32_t added) {
+  if (gpu_added[g] == kClean) {
+    gpu_added[g] = added;
+    dirty_gpus.push_back(g);
+  } else if (added != kNone) {
+    gpu_added[g] = gpu_added[g] == kNone ? added : kAllWork;
+  }
+}
+
+void Simulator::Impl::flush_gpus() {
+  for (const std::uint32_t g : dirty_gpus) {
+    gpu_reschedule(gpus[g], gpu_added[g]);
+    gpu_added[g] = kClean;
+  }
+  dirty_gpus.clear();
+}
+
+// Re-times the GPU's kernels at its current speed: all of them if the speed changed, else only `only`
+// (kAllWork: all; kNone: none).
 void Simulator::Impl::gpu_reschedule(Gpu& gpu, std::uint32_t only) {
   const double f = gpu.factor;
   const double speed = gpu.running.empty() ? 1.0 : 1.0 / (static_cast<double>(gpu.running.size()) * f);
-  const bool all = speed != gpu.speed;
+  const bool all = speed != gpu.speed || only == kAllWork;
   gpu.speed = speed;
   for (const auto w : gpu.running) {
     if (!all && w != only) continue;
@@ -837,7 +868,7 @@ void Simulator::Impl::gpu_add(std::uint32_t r, std::uint32_t i) {
   Gpu& gpu = gpus[g];
   gpu_advance(gpu);
   gpu.running.push_back(w);
-  gpu_reschedule(gpu, w);
+  gpu_changed(g, w);
 }
 
 void Simulator::Impl::gpu_finish(const Event& ev) {
@@ -849,7 +880,7 @@ void Simulator::Impl::gpu_finish(const Event& ev) {
   gpu.running.erase(it);  // keep order: rescheduling order stays deterministic and fair
   wk.active = false;
   free_work.push_back(ev.target);
-  gpu_reschedule(gpu, kNone);
+  gpu_changed(wk.gpu, kNone);
   complete(wk.rank, wk.op);
 }
 
@@ -868,7 +899,7 @@ void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
   if (f == gpu.factor) return;
   gpu_advance(gpu);
   gpu.factor = f;
-  if (!gpu.running.empty()) gpu_reschedule(gpu, kNone);
+  if (!gpu.running.empty()) gpu_changed(static_cast<std::uint32_t>(g), kNone);
 }
 
 // A run that could not finish may have failed because sends and recvs do not pair: reads every rank
@@ -1067,6 +1098,7 @@ SimResult Simulator::run() {
   s.ran = true;
   s.queue.reserve(4 * s.ranks.size() + 16);
   for (std::uint32_t r = 0; r < s.ranks.size(); ++r) s.try_issue(r, kNone);
+  s.flush_gpus();
   Event ev;
   Time t;
   for (;;) {
@@ -1110,6 +1142,7 @@ SimResult Simulator::run() {
         s.finish_transfer(ev.target);
         break;
     }
+    s.flush_gpus();
   }
   // Finished only if every rank's program was read to its end and all of it retired. Otherwise read
   // the rest (it may hold the error that explains the stop), check the pairing, then name the waiters.
