@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -404,7 +405,7 @@ void Simulator::Impl::setup() {
     k.mask = kFirstWindow - 1;
     k.gpu = static_cast<std::uint32_t>(gpu_of_rank[r]);
     k.last.fill(kNone);
-    k.used = source.streams_used(r);
+    k.used = source.streams_used(r) & ((1U << kStreams) - 1);
     k.cursor = source.cursor(r);
     k.resident = cost.resident_memory(schedule.workload, schedule.ranks[r]);
   }
@@ -502,11 +503,10 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
 // `completed`: the op whose completion calls this (kNone: none), the only one that can unblock a stream.
 void Simulator::Impl::try_issue(std::uint32_t r, std::uint32_t completed) {
   Rank& k = ranks[r];
-  for (std::size_t s = 0; s < kStreams; ++s) {
-    StreamState& st = k.streams[s];
+  for (unsigned left = k.used; left != 0; left &= left - 1) {  // the streams the rank uses
+    StreamState& st = k.streams[static_cast<std::size_t>(std::countr_zero(left))];
     while (st.busy == 0) {
-      if (st.head == kNone) {  // its next op is not compiled yet: read on until it is, if it uses any
-        if ((k.used & (1U << s)) == 0) break;
+      if (st.head == kNone) {  // its next op is not compiled yet: read on until it is
         while (st.head == kNone && compile_more(r)) {
         }
         if (st.head == kNone) break;

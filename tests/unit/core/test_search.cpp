@@ -76,3 +76,38 @@ TEST_CASE("overlap_length with a search hint: the brute-force intersection, in a
   CHECK(v == std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 3}, {5, 12}, {15, 16}});
   CHECK(interval_length(v) == 3 + 7 + 1);
 }
+
+TEST_CASE("merge_intervals: every list of up to three intervals on a small grid gives the sorted, disjoint union") {
+  // Brute force: the points covered, as a bitmap over [0, 6); a merged list must cover exactly those,
+  // in increasing order, with a gap between neighbours (touching intervals join) and none empty.
+  using Iv = std::pair<std::int64_t, std::int64_t>;
+  std::vector<Iv> all;
+  for (std::int64_t a = 0; a <= 5; ++a)
+    for (std::int64_t b = a - 1; b <= 5; ++b) all.emplace_back(a, b);  // b <= a: empty (b < a reversed)
+  int lists = 0;
+  int bad = 0;
+  auto check = [&](std::vector<Iv> v) {
+    unsigned covered = 0;
+    for (const auto& [a, b] : v)
+      for (std::int64_t p = a; p < b; ++p) covered |= 1U << p;
+    merge_intervals(v);
+    unsigned got = 0;
+    bool shape = true;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      shape = shape && v[i].first < v[i].second && (i == 0 || v[i - 1].second < v[i].first);
+      for (std::int64_t p = v[i].first; p < v[i].second; ++p) got |= 1U << p;
+    }
+    bad += !shape || got != covered;
+    ++lists;
+  };
+  for (const auto& x : all) {
+    check({x});
+    for (const auto& y : all) {
+      check({x, y});
+      for (std::size_t k = 0; k < all.size(); k += 3) check({x, y, all[k]});
+    }
+  }
+  check({});
+  CHECK(lists > 7000);
+  CHECK(bad == 0);
+}

@@ -21,6 +21,21 @@ namespace ringlab {
 /// intervals dropped: they make nothing busy). No allocation: callers reuse their scratch vectors.
 template <class T>
 void merge_intervals(std::vector<std::pair<T, T>>& v) {
+  if (v.size() <= 2) {  // the common case (a rank's transfers of one ring step), without sort or scan
+    if (v.size() == 2) {
+      auto& a = v[0];
+      auto& b = v[1];
+      if (b < a) std::swap(a, b);
+      if (b.second <= b.first) {
+        v.pop_back();
+      } else if (a.second > a.first && b.first <= a.second) {
+        a.second = std::max(a.second, b.second);
+        v.pop_back();
+      }
+    }
+    if (!v.empty() && v[0].second <= v[0].first) v.erase(v.begin());
+    return;
+  }
   if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
   std::size_t out = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
