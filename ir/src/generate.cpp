@@ -296,8 +296,10 @@ class RingEmitter final : public Emitter {
     if (s_ >= P_) return false;
     const int s = s_++;
     const auto phase = static_cast<std::uint32_t>(s);
-    const int next = (r_ + 1) % P_, prev = (r_ + P_ - 1) % P_;
-    const int src = (r_ - s + P_) % P_;  // owner of the block in slot s%2
+    // (No % P: a division per op was a tenth of generating a ring at thousands of ranks.)
+    const int next = r_ + 1 == P_ ? 0 : r_ + 1;
+    const int prev = r_ == 0 ? P_ - 1 : r_ - 1;
+    const int src = r_ >= s ? r_ - s : r_ - s + P_;  // owner of the block in slot s%2
     const BufferId cur = slot_[s % 2], nxt = slot_[(s + 1) % 2];
     auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
       const auto group = phase + 1;
