@@ -376,6 +376,7 @@ struct Simulator::Impl {
         break;
       }
       case EventType::flow_done:
+        network.prefetch<Near>(next);
         break;
     }
   }
@@ -585,6 +586,10 @@ void Simulator::Impl::post(std::uint32_t r, std::uint32_t i) {
                                [&](const Posted& x) { return x.peer == r && x.tag == op.tag; });
   if (it == theirs.end()) {
     (is_send ? ranks[r].sends : ranks[r].recvs).push_back(Posted{p, op.tag, i});
+    // A send's transfer begins when the peer's recv comes: if it takes the rank's last path (a rank
+    // mostly sends to one peer), load that path's links meanwhile.
+    const Rank& k = ranks[r];
+    if (is_send && k.price_peer == p && k.price_bytes == op.x) network.prefetch_path(prices[k.price].path);
     return;
   }
   const std::uint32_t other = it->op;

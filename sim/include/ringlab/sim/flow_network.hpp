@@ -67,6 +67,21 @@ class FlowNetwork {
   [[nodiscard]] std::vector<LinkUsage> usage(Time end);
   /// Every rate change, in time order (empty unless the timeline is recorded).
   [[nodiscard]] const std::vector<LinkSample>& timeline() const noexcept { return timeline_; }
+  /// Starts loading what complete() will read for flow_done event `ev`, in two stages: the flow
+  /// (Near false, well ahead), then its path's links (Near true, once the flow's line is there).
+  template <bool Near>
+  void prefetch(const Event& ev) const noexcept {
+    const Flow& fl = flows_[ev.target];
+    if constexpr (Near) {
+      for (const auto l : links_of(fl.path)) __builtin_prefetch(&links_[l]);
+    } else {
+      __builtin_prefetch(&fl);
+    }
+  }
+  /// Starts loading the links of `path` (a transfer on it is about to start).
+  void prefetch_path(PathId path) const noexcept {
+    for (const auto l : links_of(path)) __builtin_prefetch(&links_[l]);
+  }
   /// Number of water-filling passes run (a cost figure for benchmarks).
   [[nodiscard]] std::uint64_t recomputations() const noexcept { return recomputations_; }
 
