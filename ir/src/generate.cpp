@@ -393,25 +393,62 @@ class AllgatherEmitter final : public Emitter {
   OpId last_ = 0;
 };
 
+/// Rank r a step at a time, into the generator's batch buffer, whose Op objects are reused from step to
+/// step. The emitter lives inside the cursor: a consumer streaming thousands of ranks reads both at
+/// every step, and one allocation is one place to find (and prefetch) where two were two misses.
+template <class E>
+class EmitterCursor final : public OpCursor {
+ public:
+  EmitterCursor(E e, std::vector<Op>& batch) : e_(std::move(e)), batch_(batch) {}
+  std::span<const Op> next() override {
+    OpWriter writer(batch_, next_id_);
+    while (writer.count() == 0 && e_.step(writer)) {
+    }
+    next_id_ += static_cast<OpId>(writer.count());
+    return {batch_.data(), writer.count()};
+  }
+
+ private:
+  E e_;
+  std::vector<Op>& batch_;
+  OpId next_id_ = 0;
+};
+
 struct Variant {
   std::string name;
   std::int64_t chunks_per_rank;  // seq_len must divide by ranks * this
   std::function<void(Builder&, int)> setup;
   std::function<std::unique_ptr<Emitter>(const Builder&, int P, int r)> emitter;
+  std::function<std::unique_ptr<OpCursor>(const Builder&, int P, int r, std::vector<Op>& batch)> cursor;
   unsigned streams;             // the streams its programs use (ScheduleSource::streams_used)
   bool phases_in_order = true;  // every rank's ops in non-decreasing phase order
 };
+
+/// A variant whose emitter for rank r is make(builder, P, r).
+template <class Make>
+Variant make_variant(std::string name, std::int64_t chunks_per_rank, void (*setup)(Builder&, int), Make make,
+                     unsigned streams) {
+  using E = decltype(make(std::declval<const Builder&>(), 0, 0));
+  return Variant{std::move(name), chunks_per_rank, setup,
+                 [make](const Builder& b, int P, int r) -> std::unique_ptr<Emitter> {
+                   return std::make_unique<E>(make(b, P, r));
+                 },
+                 [make](const Builder& b, int P, int r, std::vector<Op>& batch) -> std::unique_ptr<OpCursor> {
+                   return std::make_unique<EmitterCursor<E>>(make(b, P, r), batch);
+                 },
+                 streams};
+}
 
 constexpr unsigned kComputeComm = stream_bit(Stream::compute) | stream_bit(Stream::comm);
 
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
-      {"ring", 1, ring_setup,
-       [](const Builder& b, int P, int r) { return std::make_unique<RingEmitter>(b, P, r, true); }, kComputeComm},
-      {"ring_serial", 1, ring_setup,
-       [](const Builder& b, int P, int r) { return std::make_unique<RingEmitter>(b, P, r, false); }, kComputeComm},
-      {"allgather", 1, allgather_setup,
-       [](const Builder& b, int P, int r) { return std::make_unique<AllgatherEmitter>(b, P, r); }, kComputeComm},
+      make_variant("ring", 1, ring_setup, [](const Builder& b, int P, int r) { return RingEmitter(b, P, r, true); },
+                   kComputeComm),
+      make_variant("ring_serial", 1, ring_setup,
+                   [](const Builder& b, int P, int r) { return RingEmitter(b, P, r, false); }, kComputeComm),
+      make_variant("allgather", 1, allgather_setup,
+                   [](const Builder& b, int P, int r) { return AllgatherEmitter(b, P, r); }, kComputeComm),
   };
   return v;
 }
@@ -500,25 +537,6 @@ void emit_all(const Builder& b, const Variant& v, int P, std::size_t r, std::vec
   while (e->step(writer)) {
   }
 }
-
-// Rank r a step at a time, into the generator's batch buffer, whose Op objects are reused from step to
-// step.
-class GeneratorCursor final : public OpCursor {
- public:
-  GeneratorCursor(std::unique_ptr<Emitter> e, std::vector<Op>& batch) : e_(std::move(e)), batch_(batch) {}
-  std::span<const Op> next() override {
-    OpWriter writer(batch_, next_id_);
-    while (writer.count() == 0 && e_->step(writer)) {
-    }
-    next_id_ += static_cast<OpId>(writer.count());
-    return {batch_.data(), writer.count()};
-  }
-
- private:
-  std::unique_ptr<Emitter> e_;
-  std::vector<Op>& batch_;
-  OpId next_id_ = 0;
-};
 }  // namespace
 
 const RankProgram& ScheduleGenerator::rank(std::size_t r, RankProgram& scratch) const {
@@ -532,8 +550,7 @@ const RankProgram& ScheduleGenerator::rank(std::size_t r, RankProgram& scratch) 
 std::unique_ptr<OpCursor> ScheduleGenerator::cursor(std::size_t r) const {
   const auto& header = state_->builder.schedule();
   if (r >= header.ranks.size()) throw Error(fmt::format("generator: no rank {} (of {})", r, header.ranks.size()));
-  return std::make_unique<GeneratorCursor>(state_->variant->emitter(state_->builder, state_->ranks, static_cast<int>(r)),
-                                           state_->batch);
+  return state_->variant->cursor(state_->builder, state_->ranks, static_cast<int>(r), state_->batch);
 }
 
 unsigned ScheduleGenerator::streams_used(std::size_t /*r*/) const { return state_->variant->streams; }

@@ -344,7 +344,9 @@ struct Simulator::Impl {
         for (std::uint32_t j = k.retired; j < to; j += 64 / sizeof(SimOp)) __builtin_prefetch(&ring[j & k.mask]);
         __builtin_prefetch(&ring[i & k.mask]);
         __builtin_prefetch(&ring[(to - 1) & k.mask]);
-        __builtin_prefetch(k.cursor.get());
+        // The cursor, and what most cursors hold inline (a generator's emitter): its next lines.
+        const auto* cursor = reinterpret_cast<const char*>(k.cursor.get());
+        for (int line = 0; line < 3; ++line) __builtin_prefetch(cursor + 64 * line);
         if (!k.busy.empty()) __builtin_prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) __builtin_prefetch(&k.open.xfers.back());
       } else {
