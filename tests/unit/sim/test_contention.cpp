@@ -278,3 +278,52 @@ TEST_CASE("per-phase figures gathered as ranks retire equal those gathered at th
   }
 }
 
+
+TEST_CASE("a transfer of a later phase that began before earlier phases' compute keeps that compute covering it") {
+  // Rank 0: phase 0 is a 1 us send to rank 1 and 15 kernels of 1 us with 1 us gaps (each waits for two
+  // 1 us copies on the copy engine): busy [2k+2, 2k+3) us, k = 0..14. Phase 1 is a 40 us send to rank 1,
+  // next on the comm stream: [1, 41) us, beside all of those kernels. Phase 0 closes when that send
+  // retires (41 us); the rank's retired kernels are pruned then (15 >= 8 of them), except those a
+  // transfer not yet finalised may overlap: the send began at 1 us, so all stay, and phase 1's exposed
+  // communication on rank 0 is 40 - 15 = 25 us (pruning them too would make it 40). Rank 1 only
+  // receives, so the maxima over ranks are its; the overlap % sums both: transfers 2 x (1 + 40) us,
+  // exposed 1 + 25 + 1 + 40 = 67 us.
+  auto params = unit_params();
+  params.fixed_op_time = microseconds(1);
+  const SimpleCostModel cost(params);
+  ir::Schedule s;
+  s.variant = "hand";
+  s.workload = mha(1024);
+  s.ranks.resize(2);
+  auto add = [](ir::RankProgram& rank, std::uint32_t phase, ir::Stream stream, ir::OpKind kind,
+                std::vector<ir::OpId> deps = {}) {
+    ir::Op o;
+    o.id = static_cast<ir::OpId>(rank.ops.size());
+    o.phase = phase;
+    o.stream = stream;
+    o.kind = std::move(kind);
+    o.deps.assign(deps.begin(), deps.end());
+    rank.ops.push_back(std::move(o));
+    return rank.ops.back().id;
+  };
+  auto data = [](std::int64_t bytes) { return ir::ByteSlice{0, Bytes{0}, Bytes{bytes}}; };  // at 1 GB/s: bytes ns
+  add(s.ranks[0], 0, ir::Stream::comm, ir::Send{1, data(1'000), 0});
+  for (int k = 0; k < 15; ++k) {
+    add(s.ranks[0], 0, ir::Stream::comm_aux, ir::Copy{});
+    const auto second = add(s.ranks[0], 0, ir::Stream::comm_aux, ir::Copy{});
+    add(s.ranks[0], 0, ir::Stream::compute, ir::Copy{}, {second});
+  }
+  add(s.ranks[0], 1, ir::Stream::comm, ir::Send{1, data(40'000), 1});
+  add(s.ranks[1], 0, ir::Stream::comm, ir::Recv{0, data(1'000), 0});
+  add(s.ranks[1], 1, ir::Stream::comm, ir::Recv{0, data(40'000), 1});
+  const auto platform = star(2, Bandwidth(1e9));
+  const auto rolling = simulate(s, platform, identity(2), cost);
+  const auto at_end = simulate(Unpromising(ir::StoredSource(s)), platform, identity(2), cost);
+  REQUIRE(rolling.phases.size() == 2);
+  CHECK(rolling.total == microseconds(41));
+  CHECK(rolling.phases[0].time == microseconds(31));
+  CHECK(rolling.phases[1].time == microseconds(40));
+  CHECK(rolling.phases[1].comm == microseconds(40));
+  CHECK(rolling.overlap_pct == doctest::Approx(100.0 * (1.0 - 67.0 / 82.0)));
+  check_same_phases(rolling, at_end);
+}
