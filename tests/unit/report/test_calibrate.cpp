@@ -164,6 +164,20 @@ TEST_CASE("fit: every parameter recovered from timings that follow the models") 
   report::Calibration noisy = c;  // bigger messages faster: no bandwidth can explain it
   noisy.transfers = {{Bytes(1024), 1e-3}, {Bytes(1 << 20), 1e-4}};
   CHECK_THROWS_WITH_AS(report::fit(noisy), doctest::Contains("too noisy"), Error);
+  // Each kind of timing missing is named, as is a stream rate no timing supports.
+  report::Calibration no_streams = c;
+  no_streams.streams.clear();
+  CHECK_THROWS_WITH_AS(report::fit(no_streams), "calibrate: no merge/copy timings to fit", Error);
+  report::Calibration no_transfers = c;
+  no_transfers.transfers.clear();
+  CHECK_THROWS_WITH_AS(report::fit(no_transfers), "calibrate: no transfer timings to fit", Error);
+  report::Calibration no_attends = c;
+  no_attends.attends.clear();
+  CHECK_THROWS_WITH_AS(report::fit(no_attends), "calibrate: no attention timings to fit", Error);
+  report::Calibration shrinking = c;  // bigger merges faster
+  shrinking.streams = {{"merge", Bytes(1024), 1e-3}, {"merge", Bytes(1 << 20), 1e-4}};
+  CHECK_THROWS_WITH_AS(report::fit(shrinking), doctest::Contains("merge/copy times do not grow with their bytes"),
+                       Error);
 }
 
 TEST_CASE("profile: written in the device schema and read back by models::load_device") {
