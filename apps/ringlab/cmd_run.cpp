@@ -140,6 +140,8 @@ void run(const RunArgs& a, int& exit_code) {
   for (std::size_t r = 0; r < s.ranks.size(); ++r) peak = std::max(peak, ir::rank_totals(s, r).memory);
   auto sum = trace::summarize(tr, s, trace::SummaryInputs{std::nullopt, peak});
   sum.extra.emplace_back("backend", trace::json_quote(a.backend));
+  // `simulate` reports the memory model's figure under the same key; name what this one is.
+  sum.extra.emplace_back("peak_memory_basis", trace::json_quote("the rank's schedule buffers, as the backend allocated them"));
   sum.extra.emplace_back("seed", fmt::format("{}", a.seed));
   if (rep) {
     sum.extra.emplace_back(

@@ -43,6 +43,9 @@ trace::Summary make_summary(const SimResult& r, const ir::Schedule& schedule, co
   phases += "]";
   s.extra.emplace_back("sim_phases", phases);
   s.extra.emplace_back("peak_memory_rank", fmt::format("{}", peak_rank));
+  // `run` reports what its backend allocated; name what this one is (the same key, another basis).
+  s.extra.emplace_back("peak_memory_basis",
+                       trace::json_quote("model: the rank's buffers + framework overhead + its largest op's workspace"));
   if (r.busiest) {
     const auto& u = r.busiest->usage;
     const std::string name = link_name ? link_name(u.link) : std::string();

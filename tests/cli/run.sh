@@ -8,6 +8,9 @@ done
 expect 0 '"verify": \{"passed": true' -- run $Q --backend cpu --verify "${SMALL[@]}" --format json --trace "$TMP/t.json" \
   --csv "$TMP/t.csv"
 [ -s "$TMP/t.json" ] && [ -s "$TMP/t.csv" ] || { echo "FAIL: run wrote no trace/csv"; failures=$((failures + 1)); }
+# Its peak memory is the buffers it allocated (simulate's is the model's; each JSON names its basis).
+expect 0 '"peak_memory_bytes": [0-9]+.*"peak_memory_basis": "the rank.s schedule buffers, as the backend allocated them"' \
+  -- run $Q --backend cpu "${SMALL[@]}" --format json
 expect 2 "quickstart\.yaml:6: field 'workload\.seq_len': the cpu backend would need 22\.06 GiB" -- run $Q --backend cpu
 expect 2 "quickstart\.yaml:8: field 'schedule\.ranks': the cpu backend runs one thread per rank and supports at most 64" \
   -- run $Q --backend cpu --set schedule.ranks=128 --set workload.seq_len=1024
