@@ -38,6 +38,18 @@ Bytes ModelsCostModel::op_memory(const ir::Workload& w, const ir::Op& op) const 
   return models::op_workspace(op.kind, w);
 }
 
+topology::Placement placement_of(const ir::PlacementSpec& spec) {
+  topology::Placement p;
+  switch (spec.kind) {
+    case ir::PlacementSpec::Kind::block: p.kind = topology::Placement::Kind::block; break;
+    case ir::PlacementSpec::Kind::round_robin: p.kind = topology::Placement::Kind::round_robin; break;
+    case ir::PlacementSpec::Kind::list: p.kind = topology::Placement::Kind::list; break;
+    case ir::PlacementSpec::Kind::shared: p.kind = topology::Placement::Kind::shared; break;
+  }
+  p.gpus = spec.gpus;
+  return p;
+}
+
 LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides) {
   LoadedExperiment x;
   x.experiment = ir::load_experiment(path, overrides);
@@ -50,7 +62,8 @@ LoadedExperiment load_for_simulation(const std::string& path, const std::vector<
   // peers, send/recv matching and sizes, deadlocks, stalls).
   x.schedule = std::make_unique<ir::ScheduleGenerator>(e.workload, e.schedule);
   x.cluster = std::make_unique<topology::Cluster>(topology::load_topology(e.topology));
-  const auto placed = topology::place(*x.cluster, e.placement, e.schedule.ranks, {e.file, e.line_of("placement"), "placement"});
+  const auto placed =
+      topology::place(*x.cluster, placement_of(e.placement), e.schedule.ranks, {e.file, e.line_of("placement"), "placement"});
   x.gpu_of_rank.assign(placed.begin(), placed.end());
   // A calibrated profile (experiment key device_profile) stands in for the topology's device spec.
   models::DeviceSpec device = models::load_device(x.cluster->device_spec());

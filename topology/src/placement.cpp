@@ -7,13 +7,13 @@
 
 namespace ringlab::topology {
 
-std::vector<int> place(const Cluster& cluster, const ir::PlacementSpec& spec, int ranks, const PlacementSource& where) {
+std::vector<int> place(const Cluster& cluster, const Placement& spec, int ranks, const PlacementSource& where) {
   const auto fail = [&](const std::string& field, const std::string& message) {
     throw InputError(where.file, where.line, 0, field, message);
   };
   const int gpus = cluster.gpu_count();
   if (ranks < 1) fail(where.field, fmt::format("need at least 1 rank, got {}", ranks));
-  if (spec.kind == ir::PlacementSpec::Kind::shared) {
+  if (spec.kind == Placement::Kind::shared) {
     // One GPU carries every rank (the CUDA backend's single_gpu mode): they share its SMs and HBM.
     return std::vector<int>(static_cast<std::size_t>(ranks), 0);
   }
@@ -23,11 +23,11 @@ std::vector<int> place(const Cluster& cluster, const ir::PlacementSpec& spec, in
   std::vector<int> out;
   out.reserve(static_cast<std::size_t>(ranks));
   switch (spec.kind) {
-    case ir::PlacementSpec::Kind::shared:  // handled above
-    case ir::PlacementSpec::Kind::block:
+    case Placement::Kind::shared:  // handled above
+    case Placement::Kind::block:
       for (int r = 0; r < ranks; ++r) out.push_back(r);
       break;
-    case ir::PlacementSpec::Kind::round_robin: {
+    case Placement::Kind::round_robin: {
       // Deal ranks over nodes in turn, each node handing out its GPUs in ascending order; a node that
       // runs out is skipped (with equal nodes: rank r on node r % nodes, local GPU r / nodes).
       const int nodes = cluster.node_count();
@@ -39,7 +39,7 @@ std::vector<int> place(const Cluster& cluster, const ir::PlacementSpec& spec, in
       }
       break;
     }
-    case ir::PlacementSpec::Kind::list: {
+    case Placement::Kind::list: {
       const std::string field = where.field + ".gpus";
       if (static_cast<int>(spec.gpus.size()) != ranks) {
         fail(field, fmt::format("lists {} GPUs for {} ranks (one GPU per rank)", spec.gpus.size(), ranks));

@@ -8,7 +8,7 @@ using namespace ringlab;
 using namespace ringlab::topology;
 using topo_test::config;
 using topo_test::error_of;
-using Kind = ir::PlacementSpec::Kind;
+using Kind = Placement::Kind;
 using Gpus = std::vector<int>;
 
 TEST_CASE("placement: block, round robin and list") {

@@ -12,6 +12,7 @@
 #include "ringlab/models/interference.hpp"
 #include "ringlab/models/memory.hpp"
 #include "ringlab/sim/simulator.hpp"
+#include "ringlab/topology/placement.hpp"
 #include "ringlab/topology/cluster.hpp"
 
 namespace ringlab::sim {
@@ -70,6 +71,9 @@ struct LoadedExperiment {
 /// topology's device, places the ranks and builds the models ("table" compute model: measured rates
 /// where the device file has them, the parametric curve elsewhere). Errors name the file and field.
 [[nodiscard]] LoadedExperiment load_for_simulation(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// An experiment's placement as topology::place takes it (topology does not know the IR).
+[[nodiscard]] topology::Placement placement_of(const ir::PlacementSpec& spec);
 
 /// Human-readable name of a directed link of `cluster` ("n0.gpu3 -> n0.nvswitch0").
 [[nodiscard]] std::string link_name(const topology::Cluster& cluster, topology::LinkId id);
