@@ -332,6 +332,22 @@ struct Simulator::Impl {
   // In two stages, so that no prefetch waits on a load: far ahead, the rank's first two lines (its
   // streams and where its window is) and its GPU, found from the small hot tables; nearer, the window
   // slots of the ops the event completes, read from those lines by then.
+  // Last stage, for the event after this one: the peers its rank's transfers will pair with (their
+  // posted lists and the slots of the ops there), read from the window lines fetched by then.
+  void prefetch_peers(const Event& next) const noexcept {
+    std::uint32_t r = kNone;
+    if (next.type == EventType::compute_done) r = work[next.target].rank;
+    else if (next.type == EventType::timed_done) r = timers[next.target].rank;
+    if (r == kNone) return;
+    const Rank& k = ranks[r];
+    for (std::uint32_t i = k.retired; i < k.end; ++i) {
+      const SimOp& o = k.op(i);
+      if (o.is_comm() && o.state == OpState::pending) {
+        __builtin_prefetch(&ranks[o.peer].sends);
+        __builtin_prefetch(&ranks[o.peer].recvs);
+      }
+    }
+  }
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
     auto rank = [&](std::uint32_t r, std::uint32_t i) {
@@ -1124,7 +1140,10 @@ SimResult Simulator::run() {
     // late for it (a short FIFO: it pops after about as many events as there are busy FIFOs).
     if (Event up; s.queue.upcoming(kFar, up)) s.prefetch_for<false>(up);
     if (Event up; s.queue.upcoming(kNear, up)) s.prefetch_for<true>(up);
-    if (Event up; s.queue.upcoming(0, up)) s.prefetch_for<true>(up);
+    if (Event up; s.queue.upcoming(0, up)) {
+      s.prefetch_for<true>(up);
+      s.prefetch_peers(up);
+    }
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {
