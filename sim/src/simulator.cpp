@@ -329,25 +329,9 @@ struct Simulator::Impl {
   [[noreturn]] void report_stuck(const std::string& why);
   // Starts loading what an upcoming event will touch while this one is handled: at large P every
   // event is about another rank, whose state has left the nearest caches since that rank's last event.
-  // In two stages, so that no prefetch waits on a load: far ahead, the rank's first two lines (its
-  // streams and where its window is) and its GPU, found from the small hot tables; nearer, the window
-  // slots of the ops the event completes, read from those lines by then.
-  // Last stage, for the event after this one: the peers its rank's transfers will pair with (their
-  // posted lists and the slots of the ops there), read from the window lines fetched by then.
-  void prefetch_peers(const Event& next) const noexcept {
-    std::uint32_t r = kNone;
-    if (next.type == EventType::compute_done) r = work[next.target].rank;
-    else if (next.type == EventType::timed_done) r = timers[next.target].rank;
-    if (r == kNone) return;
-    const Rank& k = ranks[r];
-    for (std::uint32_t i = k.retired; i < k.end; ++i) {
-      const SimOp& o = k.op(i);
-      if (o.is_comm() && o.state == OpState::pending) {
-        __builtin_prefetch(&ranks[o.peer].sends);
-        __builtin_prefetch(&ranks[o.peer].recvs);
-      }
-    }
-  }
+  // In stages, so that no prefetch waits on a load: far ahead (Near false), the rank's whole record
+  // and its GPU, or a flow's record, found from the small hot tables; nearer, what those lines point
+  // to: the rank's live window, its cursor, the tails of its phase lists, or the flow's links.
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
     auto rank = [&](std::uint32_t r, std::uint32_t i) {
@@ -361,8 +345,9 @@ struct Simulator::Impl {
         __builtin_prefetch(&ring[i & k.mask]);
         __builtin_prefetch(&ring[(to - 1) & k.mask]);
         // The cursor, and what most cursors hold inline (a generator's emitter): its next lines.
-        const auto* cursor = reinterpret_cast<const char*>(k.cursor.get());
-        for (int line = 0; line < 3; ++line) __builtin_prefetch(cursor + 64 * line);
+        if (const auto* cursor = reinterpret_cast<const char*>(k.cursor.get()); cursor != nullptr) {
+          for (int line = 0; line < 3; ++line) __builtin_prefetch(cursor + 64 * line);
+        }
         if (!k.busy.empty()) __builtin_prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) __builtin_prefetch(&k.open.xfers.back());
       } else {
@@ -396,6 +381,22 @@ struct Simulator::Impl {
       case EventType::flow_done:
         network.prefetch<Near>(next);
         break;
+    }
+  }
+  // Last stage, for the event after this one: the posted lists of the peers its rank's pending
+  // transfers will pair with, found from the window lines fetched by the near stage.
+  void prefetch_peers(const Event& next) const noexcept {
+    std::uint32_t r = kNone;
+    if (next.type == EventType::compute_done) r = work[next.target].rank;
+    else if (next.type == EventType::timed_done) r = timers[next.target].rank;
+    if (r == kNone) return;
+    const Rank& k = ranks[r];
+    for (std::uint32_t i = k.retired; i < k.end; ++i) {
+      const SimOp& o = k.op(i);
+      if (o.is_comm() && o.state == OpState::pending) {
+        __builtin_prefetch(&ranks[o.peer].sends);
+        __builtin_prefetch(&ranks[o.peer].recvs);
+      }
     }
   }
   SimResult results();
