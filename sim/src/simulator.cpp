@@ -334,16 +334,14 @@ struct Simulator::Impl {
   // to: the rank's live window, its cursor, the tails of its phase lists, or the flow's links.
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
-    auto rank = [&](std::uint32_t r, std::uint32_t i) {
+    auto rank = [&](std::uint32_t r) {
       const Rank& k = ranks[r];
       if constexpr (Near) {
-        // The window from where retiring starts to a step past its end (where a compile it triggers
-        // writes): the ops an event of a rank reads or writes are mostly there.
+        // Every slot from where retiring starts to a step past the window's end (where a compile it
+        // triggers writes): the ops an event of a rank reads or writes are there.
         const SimOp* ring = k.ring.get();
         const std::uint32_t to = std::min(k.end + 4, k.retired + k.mask + 1);
-        for (std::uint32_t j = k.retired; j < to; j += 64 / sizeof(SimOp)) __builtin_prefetch(&ring[j & k.mask]);
-        __builtin_prefetch(&ring[i & k.mask]);
-        __builtin_prefetch(&ring[(to - 1) & k.mask]);
+        for (std::uint32_t j = k.retired; j < to; ++j) __builtin_prefetch(&ring[j & k.mask]);
         // The cursor, and what most cursors hold inline (a generator's emitter): its next lines.
         if (const auto* cursor = reinterpret_cast<const char*>(k.cursor.get()); cursor != nullptr) {
           for (int line = 0; line < 3; ++line) __builtin_prefetch(cursor + 64 * line);
@@ -361,12 +359,12 @@ struct Simulator::Impl {
     };
     switch (next.type) {
       case EventType::timed_done:
-        rank(timers[next.target].rank, timers[next.target].op);
+        rank(timers[next.target].rank);
         break;
       case EventType::transfer_done: {
         const Transfer& x = transfers[next.target];
-        rank(x.send_rank, x.send);
-        rank(x.recv_rank, x.recv);
+        rank(x.send_rank);
+        rank(x.recv_rank);
         const Price& pr = prices[x.price];
         gpu(static_cast<std::size_t>(pr.src_gpu));
         gpu(static_cast<std::size_t>(pr.dst_gpu));
@@ -374,7 +372,7 @@ struct Simulator::Impl {
       }
       case EventType::compute_done: {
         const Work& wk = work[next.target];
-        rank(wk.rank, wk.op);
+        rank(wk.rank);
         gpu(wk.gpu);
         break;
       }

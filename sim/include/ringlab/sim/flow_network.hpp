@@ -73,7 +73,7 @@ class FlowNetwork {
   void prefetch(const Event& ev) const noexcept {
     const Flow& fl = flows_[ev.target];
     if constexpr (Near) {
-      for (const auto l : links_of(fl.path)) __builtin_prefetch(&links_[l]);
+      prefetch_path(fl.path);
     } else {
       __builtin_prefetch(&fl);
     }
