@@ -17,4 +17,13 @@ function(ringlab_layer name)
   add_library(ringlab::${name} ALIAS ringlab_${name})
   target_include_directories(ringlab_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
   target_link_libraries(ringlab_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ringlab::warnings ${ARG_PRIVATE_DEPS})
+  ringlab_lto(ringlab_${name})
+endfunction()
+
+# Link-time optimisation of a C++ target in Release builds (see the top-level CMakeLists.txt); CUDA
+# targets are left out.
+function(ringlab_lto target)
+  if(RINGLAB_IPO)
+    set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION_RELEASE ON)
+  endif()
 endfunction()
