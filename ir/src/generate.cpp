@@ -210,7 +210,11 @@ class Builder {
 class OpWriter {
  public:
   OpWriter(std::vector<Op>& ops, OpId first) : ops_(ops), first_(first) {}
-  OpId operator()(Stream stream, std::uint32_t phase, OpKind kind, std::initializer_list<OpId> deps = {},
+  // The kind is taken as its own type and assigned into the reused Op's variant: when the Op already
+  // holds that alternative (a ring's steps repeat), a plain member assignment, with no variant built
+  // and moved in between.
+  template <class K>
+  OpId operator()(Stream stream, std::uint32_t phase, K&& kind, std::initializer_list<OpId> deps = {},
                   std::uint32_t group = 0) {
     Op& o = n_ < ops_.size() ? ops_[n_] : ops_.emplace_back();
     o.id = first_ + static_cast<OpId>(n_);
@@ -218,7 +222,7 @@ class OpWriter {
     o.phase = phase;
     o.group = group;
     o.deps.assign(deps.begin(), deps.end());
-    o.kind = std::move(kind);
+    o.kind = std::forward<K>(kind);
     ++n_;
     return o.id;
   }
