@@ -1,4 +1,4 @@
-// Routing between GPUs: Dijkstra (Boost.Graph) over a small state machine layered on the cluster graph,
+// Routing between GPUs: Dijkstra over a small state machine layered on the cluster graph,
 // then a backward walk that picks among equal-cost predecessors by a hash of (src, dst).
 //
 // Why a state machine: the rules are about where a path has been, not just where it is. A GPU is an
@@ -6,7 +6,7 @@
 // most once each (so no route uses another node's host side as a bridge); and a GPU with PCIe P2P off
 // must have its traffic bounce through a CPU on its side of the network. Each cluster vertex therefore
 // has up to kSlots states (see Slot), and a state edge exists only for allowed moves.
-#include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
 
 #include <algorithm>
@@ -148,7 +148,7 @@ class Router {
     }
     cache_.resize(gpus_.size());
     dist_.resize(n * std::size_t{kSlots}, kInf);
-    color_.resize(n * std::size_t{kSlots}, boost::white_color);
+    final_.resize(n * std::size_t{kSlots}, 0);
   }
 
   // Which GPUs every GPU reaches, via the strongly connected components of the state graph: Tarjan
@@ -233,47 +233,47 @@ class Router {
   // than the state it leads to; a state not final is labelled worse than the target even now, so walk()
   // rejects it as the complete run would). The routes are the same as with the whole tree.
   //
-  // Boost's dijkstra_shortest_paths labels and colours every state before it starts: O(states) per
-  // source, which made routing a ring O(P^2) although most of its routes stay inside one node. So this
-  // runs the no_init variant on distances and colours kept between runs, and resets only the states
-  // the last run reached (each is discovered once, so discover_vertex lists them): the same search
-  // from the same start.
-  struct Reached {};
-  struct Visitor : boost::default_dijkstra_visitor {
-    const std::vector<Label>* dist = nullptr;
-    std::vector<State>* reached = nullptr;
-    std::optional<State> target;
-    template <class Graph>
-    void discover_vertex(State u, const Graph& /*g*/) const {
-      reached->push_back(u);
-    }
-    template <class Graph>
-    void examine_vertex(State u, const Graph& /*g*/) const {
-      if (target && LabelLess{}((*dist)[*target], (*dist)[u])) throw Reached{};
-    }
+  // Written here rather than Boost's dijkstra_shortest_paths: that labels and colours every state
+  // before it starts, and even its no_init variant allocates and fills an index-in-heap map over all
+  // states on every call — O(states) per source, which made routing a ring O(P^2) (at 4096 GPUs most
+  // of the routing time) although most of its routes stay inside one node. This one keeps its arrays
+  // between runs and resets only the states the last run reached; a binary heap with lazy deletion
+  // (a state's stale entries are skipped once it is final) gives the same labels, which are unique.
+  struct Queued {
+    Label label;
+    State state;
   };
   void shortest_from(State origin, std::optional<State> target) {
     for (const State v : reached_) {
       dist_[v] = kInf;
-      color_[v] = boost::white_color;
+      final_[v] = 0;
     }
     reached_.clear();
-    const auto index = boost::get(boost::vertex_index, sg_);
-    auto dist_map = boost::make_iterator_property_map(dist_.begin(), index);
-    auto color_map = boost::make_iterator_property_map(color_.begin(), index);
-    Visitor vis;
-    vis.dist = &dist_;
-    vis.reached = &reached_;
-    vis.target = target;
-    dist_[origin] = kZero;
+    heap_.clear();
     dist_complete_ = false;
-    try {
-      boost::dijkstra_shortest_paths_no_init(sg_, origin, boost::dummy_property_map(), dist_map,
-                                             boost::get(&StateEdge::w, sg_), index, LabelLess{}, LabelCombine{},
-                                             kZero, vis, color_map);
-      dist_complete_ = true;  // ran to the end: the whole tree
-    } catch (const Reached&) {
+    // std::*_heap keep the greatest on top: "greater" is the worse label, so the best comes out first.
+    const auto worse = [](const Queued& x, const Queued& y) { return LabelLess{}(y.label, x.label); };
+    dist_[origin] = kZero;
+    reached_.push_back(origin);
+    heap_.push_back(Queued{kZero, origin});
+    while (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse);
+      const State u = heap_.back().state;
+      heap_.pop_back();
+      if (final_[u] != 0) continue;  // a stale entry: u came out earlier with its best label
+      final_[u] = 1;
+      if (target && LabelLess{}(dist_[*target], dist_[u])) return;
+      for (auto [it, end] = boost::out_edges(u, sg_); it != end; ++it) {
+        const State v = boost::target(*it, sg_);
+        const Label via = LabelCombine{}(dist_[u], sg_[*it].w);
+        if (!LabelLess{}(via, dist_[v])) continue;
+        if (dist_[v].lat == kInfLat) reached_.push_back(v);
+        dist_[v] = via;
+        heap_.push_back(Queued{via, v});
+        std::push_heap(heap_.begin(), heap_.end(), worse);
+      }
     }
+    dist_complete_ = true;  // ran to the end: the whole tree
   }
 
   // From the destination's arrival state back to the origin, through predecessors that keep the
@@ -306,8 +306,9 @@ class Router {
   std::vector<Hop> hops_;                              // by directed link id
   std::vector<SourceRoutes> cache_;   // by source GPU, filled lazily
   std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state (kInf: not reached)
-  std::vector<boost::default_color_type> color_;  // Dijkstra's colours, by state (white: not reached)
-  std::vector<State> reached_;        // the states the last run labelled or coloured
+  std::vector<char> final_;           // by state: its label in dist_ is final (it left the heap)
+  std::vector<State> reached_;        // the states the last run labelled
+  std::vector<Queued> heap_;          // the last run's heap (kept for its capacity)
   int dist_source_ = -1;              // the source dist_ holds (-1: none yet)
   bool dist_complete_ = false;        // dist_ is the whole tree, not one stopped after a target
 };
