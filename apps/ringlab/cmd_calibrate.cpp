@@ -12,6 +12,7 @@
 #include "ringlab/core/error.hpp"
 #include "ringlab/core/yaml.hpp"
 #include "ringlab/report/calibrate.hpp"
+#include "ringlab/runtime/calibration.hpp"
 #include "ringlab/runtime/cpu_backend.hpp"
 
 namespace ringlab::app {
@@ -47,18 +48,19 @@ void run(const CalibrateArgs& a) {
                                  "comes from the CUDA benchmarks in bench/cuda)",
                                  a.backend));
   }
-  auto o = a.quick ? report::CalibrationOptions::quick() : report::CalibrationOptions::full();
+  auto o = a.quick ? runtime::CalibrationGrid::quick() : runtime::CalibrationGrid::full();
+  report::ProfileOptions profile;
   if (a.repetitions > 0) o.repetitions = a.repetitions;
   if (a.warmup >= 0) o.warmup = a.warmup;
   if (!a.head_dims.empty()) o.head_dims = a.head_dims;
   if (!a.block_lengths.empty()) o.block_lengths = a.block_lengths;
   if (!a.dtypes.empty()) {
-    o.dtypes.clear();
+    profile.dtypes.clear();
     for (const auto& d : a.dtypes) {
-      o.dtypes.push_back(d == "bf16" ? ir::DType::bf16 : d == "fp16" ? ir::DType::fp16 : ir::DType::fp32);
+      profile.dtypes.push_back(d == "bf16" ? ir::DType::bf16 : d == "fp16" ? ir::DType::fp16 : ir::DType::fp32);
     }
   }
-  o.device_name = a.device_name;
+  profile.device_name = a.device_name;
   o.progress = [](const std::string& line) { fmt::print(stderr, "calibrate: {}\n", line); };
   if (a.ranks < 2 || a.ranks > runtime::CpuBackend::kMaxRanks) {
     throw InputError("calibrate", 0, 0, "--ranks",
@@ -71,7 +73,7 @@ void run(const CalibrateArgs& a) {
   }
 
   runtime::CpuBackend backend;
-  const report::Calibration c = report::calibrate(backend, o);
+  const report::Calibration c = report::calibration_of(runtime::time_calibration_ops(backend, o), profile);
 
   const auto topo_dir = std::filesystem::absolute(topo).parent_path();
   const auto device_rel = std::filesystem::absolute(a.out).lexically_relative(topo_dir).string();

@@ -23,6 +23,7 @@
 #include "ringlab/models/registry.hpp"
 #include "ringlab/report/calibrate.hpp"
 #include "ringlab/report/compare.hpp"
+#include "ringlab/runtime/calibration.hpp"
 #include "ringlab/runtime/cpu_backend.hpp"
 #include "ringlab/runtime/numerics.hpp"
 #include "ringlab/sim/adapters.hpp"
@@ -129,12 +130,6 @@ TEST_CASE("fit_line: exact slope and intercept, weighted or not; errors") {
   CHECK_THROWS_AS((void)report::fit_line(std::vector<double>{1, 2}, std::vector<double>{1}), Error);
   CHECK_THROWS_AS((void)report::fit_line(std::vector<double>{1, 2}, std::vector<double>{1, 2}, std::vector<double>{1, 0}),
                   Error);
-}
-
-TEST_CASE("median") {
-  CHECK(report::median({3, 1, 2}) == 2);
-  CHECK(report::median({4, 1, 3, 2}) == 2.5);
-  CHECK_THROWS_AS((void)report::median({}), Error);
 }
 
 TEST_CASE("fit: every parameter recovered from timings that follow the models") {
@@ -270,10 +265,9 @@ TEST_CASE("profile errors: another device, malformed values, missing file") {
 }
 
 TEST_CASE("calibrate on the cpu backend: every point timed, the profile loads back") {
-  auto o = report::CalibrationOptions::quick();
+  auto o = runtime::CalibrationGrid::quick();
   o.block_lengths = {16, 64};
   o.head_dims = {8};
-  o.dtypes = {ir::DType::fp32};
   o.stream_rows = {16, 16384};
   o.stream_heads = 1;
   o.stream_head_dim = 16;
@@ -283,7 +277,9 @@ TEST_CASE("calibrate on the cpu backend: every point timed, the profile loads ba
   std::vector<std::string> lines;
   o.progress = [&](const std::string& l) { lines.push_back(l); };
   runtime::CpuBackend backend;
-  const auto c = report::calibrate(backend, o);
+  const auto timings = runtime::time_calibration_ops(backend, o);
+  CHECK(timings.ops.size() == 14);
+  const auto c = report::calibration_of(timings, report::ProfileOptions{});
   CHECK(c.backend == "cpu");
   CHECK(c.attends.size() == 8);  // 2 masks x 1 head dim x 2 x 2
   CHECK(c.streams.size() == 4);  // merge and copy at 2 sizes
@@ -312,10 +308,17 @@ TEST_CASE("calibrate on the cpu backend: every point timed, the profile loads ba
 
   auto bad = o;
   bad.repetitions = 0;
-  CHECK_THROWS_WITH_AS((void)report::calibrate(backend, bad), doctest::Contains("repetitions"), Error);
+  CHECK_THROWS_WITH_AS((void)runtime::time_calibration_ops(backend, bad), doctest::Contains("repetitions"), Error);
   bad = o;
   bad.message_sizes = {Bytes(4097), Bytes(8192)};
-  CHECK_THROWS_WITH_AS((void)report::calibrate(backend, bad), doctest::Contains("multiple of 4"), Error);
+  CHECK_THROWS_WITH_AS((void)runtime::time_calibration_ops(backend, bad), doctest::Contains("multiple of 4"), Error);
+  // An op calibration does not time is refused by the fit, by kind.
+  auto odd = timings;
+  odd.ops.front().op.kind = ir::Recv{};
+  CHECK_THROWS_WITH_AS((void)report::calibration_of(odd, report::ProfileOptions{}), doctest::Contains("timed recv op"),
+                       Error);
+  CHECK_THROWS_WITH_AS((void)report::calibration_of(timings, report::ProfileOptions{{}, "x"}),
+                       doctest::Contains("no dtypes"), Error);
 }
 
 TEST_CASE("the loop at P = 2: calibrate, simulate, run, compare") {
@@ -323,7 +326,7 @@ TEST_CASE("the loop at P = 2: calibrate, simulate, run, compare") {
   const std::vector<std::string> small{"workload.seq_len=256"};
 
   // Calibrate a tiny grid around the loop's 128 x 128 blocks and write the profile + topology.
-  auto o = report::CalibrationOptions::quick();
+  auto o = runtime::CalibrationGrid::quick();
   o.block_lengths = {64, 128};
   o.head_dims = {32};
   o.stream_rows = {16, 4096};
@@ -331,7 +334,7 @@ TEST_CASE("the loop at P = 2: calibrate, simulate, run, compare") {
   o.repetitions = 1;
   o.warmup = 0;
   runtime::CpuBackend calib_backend;
-  const auto c = report::calibrate(calib_backend, o);
+  const auto c = report::calibration_of(runtime::time_calibration_ops(calib_backend, o), report::ProfileOptions{});
   (void)write_text("loop.yaml", report::profile_yaml(c, "loop-topology.yaml"));
   const auto topo = write_text(
       "loop-topology.yaml",

@@ -3,6 +3,7 @@
 // through the few free functions at the bottom, so a bandwidth can never be added to a time.
 #include <compare>
 #include <cstdint>
+#include <string>
 
 namespace ringlab {
 
@@ -70,5 +71,7 @@ inline constexpr std::int64_t kPsPerSecond = 1'000'000'000'000;
 [[nodiscard]] constexpr Time compute_time(Flops f, FlopRate r) noexcept {
   return seconds(static_cast<double>(f.value) / r.value);
 }
+/// A size in the largest binary unit that divides it exactly: "64 MiB", "4 KiB", "4097 B".
+[[nodiscard]] std::string exact_size(Bytes b);
 
 }  // namespace ringlab

@@ -1,14 +1,9 @@
 #pragma once
-// ringlab calibrate: time a backend's own kernels and transfers over a grid of block shapes and
-// message sizes (warm-up, repetitions, median), fit the models' parameters to the medians, and write
-// them as a device profile (the models' DeviceSpec schema, so models::load_device reads it) plus a
-// companion topology whose links carry the measured transfer latency and bandwidth.
-//
-// Everything is timed through the public runtime::Backend interface on schedules built by
-// ir::generate (one rank for attend/copy, two for merge/transfer), so the figures are exactly what
-// `ringlab run` records for the same ops. See docs in README ("Calibrate, simulate, run, compare").
+// The fitting half of `ringlab calibrate`: from the ops a backend timed (runtime/calibration.hpp, as
+// trace::OpTimings), fit the models' parameters and write them as a device profile (the models'
+// DeviceSpec schema, so models::load_device reads it) plus a companion topology whose links carry the
+// measured transfer latency and bandwidth. See README ("Calibrate, simulate, run, compare").
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,7 +12,7 @@
 #include "ringlab/core/units.hpp"
 #include "ringlab/ir/schedule.hpp"
 #include "ringlab/models/device.hpp"
-#include "ringlab/runtime/executor.hpp"
+#include "ringlab/trace/timing.hpp"
 
 namespace ringlab::report {
 
@@ -34,30 +29,10 @@ struct LinearFit {
 [[nodiscard]] LinearFit fit_line(std::span<const double> x, std::span<const double> y,
                                  std::span<const double> weights = {});
 
-/// The median of `values` (mean of the two middle ones for an even count); throws Error if empty.
-[[nodiscard]] double median(std::vector<double> values);
-
-/// What to measure.
-struct CalibrationOptions {
-  std::vector<std::int64_t> block_lengths{128, 256, 512, 1024};  ///< q_len and kv_len values (a full grid)
-  std::vector<std::int64_t> head_dims{32, 64, 128};             ///< head dims of the attention table
-  std::vector<ir::DType> dtypes{ir::DType::fp32};                ///< dtypes the table rows are written for
-  std::vector<std::int64_t> stream_rows{512, 2048, 8192, 32768};  ///< merge rows and copy tokens timed
-  std::int64_t stream_heads = 4;                                 ///< query heads of the merge/copy workload
-  std::int64_t stream_head_dim = 64;                             ///< head dim of the merge/copy workload
-  std::vector<Bytes> message_sizes;  ///< transfer sizes (bytes, multiples of 4); default 1 KiB .. 64 MiB x4
-  int warmup = 1;                    ///< untimed runs before each shape
-  int repetitions = 5;               ///< timed runs per shape (the median is kept)
+/// What the profile is written for (what is timed is runtime::CalibrationGrid's).
+struct ProfileOptions {
+  std::vector<ir::DType> dtypes{ir::DType::fp32};       ///< dtypes the table rows are written for
   std::string device_name = "cpu-host (calibrated)";  ///< `name:` of the profile
-  std::uint64_t seed = 1;            ///< seed of the inputs (runtime::make_inputs)
-  /// Progress lines (stderr in the CLI); may be empty.
-  std::function<void(const std::string&)> progress;
-
-  /// The defaults above with messages 1 KiB, 4 KiB, ..., 64 MiB.
-  [[nodiscard]] static CalibrationOptions full();
-  /// A small grid for CI and a first look: blocks {128, 512}, 3 repetitions, messages 4 KiB .. 4 MiB,
-  /// stream rows {512, 4096}.
-  [[nodiscard]] static CalibrationOptions quick();
 };
 
 /// The median time of one attention block shape.
@@ -109,11 +84,11 @@ struct Calibration {
   models::EfficiencyCurve partial;            ///< fitted causal-diagonal factor (square blocks)
 };
 
-/// Times everything in `options` on `backend` (a fresh backend: calibration allocates its own
-/// schedules) and fits the parameters. Throws Error if a kernel fails.
-[[nodiscard]] Calibration calibrate(runtime::Backend& backend, const CalibrationOptions& options);
+/// The samples of `timings` (each op's figures as the models count them) and their fit (see fit).
+/// Throws Error for an op calibration does not time, or a fit that fails.
+[[nodiscard]] Calibration calibration_of(const trace::OpTimings& timings, const ProfileOptions& options);
 
-/// Fills the fitted fields of `c` from its samples (calibrate() calls it; tests feed synthetic samples).
+/// Fills the fitted fields of `c` from its samples (calibration_of calls it; tests feed synthetic samples).
 /// Throws Error when a fit has too few points (fewer than two sizes of streams or transfers).
 void fit(Calibration& c);
 
