@@ -27,6 +27,7 @@ constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kAllWork = kNone - 1;  // gpu_reschedule: every kernel of the GPU
 constexpr std::uint32_t kClean = kNone - 2;    // a GPU with no change to re-time
 constexpr std::size_t kStreams = 4;
+constexpr PathId kNoPath = std::numeric_limits<PathId>::max();
 constexpr std::uint32_t kFar = 12;  // prefetch distances in events, see Simulator::run
 constexpr std::uint32_t kNear = 4;
 
@@ -133,12 +134,12 @@ struct alignas(64) Rank {
   std::vector<std::pair<Time, Time>> busy;  // compute intervals retired, pruned (see finalise)
   std::size_t busy_kept = 0;                // busy's size after the last prune
   bool busy_merged = true;                  // busy is sorted and disjoint (see add_busy)
+  PathId recv_path = kNoPath;               // the path of the last transfer it received (see prefetch_for)
   Time prev_end{0};                         // how far the finalised phases moved the finish line
   std::uint32_t max_dep = 0;                // the largest dependency seen, of op max_dep_of
   std::uint32_t max_dep_of = kNone;
   Bytes resident{0};                        // memory for the whole run, plus the largest op's
   Bytes workspace{0};
-  std::vector<std::pair<Time, Time>> log;   // (issued, ended) of each op retired, when recording
 
   [[nodiscard]] SimOp& op(std::uint32_t i) noexcept { return ring[i & mask]; }
   [[nodiscard]] const SimOp& op(std::uint32_t i) const noexcept { return ring[i & mask]; }
@@ -157,6 +158,8 @@ struct alignas(64) Rank {
     return kNone;
   }
 };
+
+static_assert(sizeof(Rank) == 448, "Rank: 7 cache lines, all prefetched for each of its events (see prefetch_for)");
 
 // Per GPU, in one cache line; the lists are short (a kernel or two, a transfer or two).
 struct alignas(64) Gpu {
@@ -277,6 +280,7 @@ struct Simulator::Impl {
   FlowNetwork network;
 
   std::vector<Rank> ranks;
+  std::vector<std::vector<std::pair<Time, Time>>> logs;  // per rank, when recording: (issued, ended) of each op retired
   bool phases_in_order = false;
   std::vector<Price> prices;
   std::unordered_map<std::uint64_t, PathId> paths;                   // src gpu << 32 | dst gpu
@@ -329,33 +333,32 @@ struct Simulator::Impl {
   [[noreturn]] void report_stuck(const std::string& why);
   // Starts loading what an upcoming event will touch while this one is handled: at large P every
   // event is about another rank, whose state has left the nearest caches since that rank's last event.
-  // In stages, so that no prefetch waits on a load: far ahead (Near false), the rank's whole record
-  // and its GPU, or a flow's record, found from the small hot tables; nearer, what those lines point
-  // to: the rank's live window, its cursor, the tails of its phase lists, or the flow's links.
+  // In two stages, so that no prefetch waits on a load: far ahead (Near false), the rank's whole
+  // record and its GPU, or a flow's record, found from the small hot tables; nearer, what those lines
+  // point to: the rank's live window, the links of its last paths and the tails of its phase lists, or
+  // the flow's links. (Measured side by side at P = 4096: 20-25% faster than none; a third stage for
+  // the peers' posted lists, the generator's cursor, or the new events' ones too: no gain.)
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
     auto rank = [&](std::uint32_t r) {
       const Rank& k = ranks[r];
       if constexpr (Near) {
-        // Every slot from where retiring starts to a step past the window's end (where a compile it
-        // triggers writes): the ops an event of a rank reads or writes are there.
-        const SimOp* ring = k.ring.get();
-        const std::uint32_t to = std::min(k.end + 4, k.retired + k.mask + 1);
-        for (std::uint32_t j = k.retired; j < to; ++j) __builtin_prefetch(&ring[j & k.mask]);
-        // The cursor, and what most cursors hold inline (a generator's emitter): its next lines.
-        if (const auto* cursor = reinterpret_cast<const char*>(k.cursor.get()); cursor != nullptr) {
-          for (int line = 0; line < 3; ++line) __builtin_prefetch(cursor + 64 * line);
-        }
-        if (!k.busy.empty()) __builtin_prefetch(&k.busy.back());
-        if (!k.open.xfers.empty()) __builtin_prefetch(&k.open.xfers.back());
+        // The live window, where retiring starts to its end: the ops an event of a rank reads or
+        // writes are there.
+        for (std::uint32_t j = k.retired; j < k.end; ++j) prefetch(&k.op(j));
+        // The links of the paths the rank's last transfers took (a ring rank's next ones take them too).
+        if (k.price_peer != kNone) network.prefetch_path(prices[k.price].path);
+        if (k.recv_path != kNoPath) network.prefetch_path(k.recv_path);
+        if (!k.busy.empty()) prefetch(&k.busy.back());
+        if (!k.open.xfers.empty()) prefetch(&k.open.xfers.back());
       } else {
         for (std::size_t line = 0; line < sizeof(Rank); line += 64) {
-          __builtin_prefetch(reinterpret_cast<const char*>(&k) + line);
+          prefetch(reinterpret_cast<const char*>(&k) + line);
         }
       }
     };
     auto gpu = [&](std::size_t g) {
-      if constexpr (!Near) __builtin_prefetch(&gpus[g]);
+      if constexpr (!Near) prefetch(&gpus[g]);
     };
     switch (next.type) {
       case EventType::timed_done:
@@ -381,22 +384,6 @@ struct Simulator::Impl {
         break;
     }
   }
-  // Last stage, for the event after this one: the posted lists of the peers its rank's pending
-  // transfers will pair with, found from the window lines fetched by the near stage.
-  void prefetch_peers(const Event& next) const noexcept {
-    std::uint32_t r = kNone;
-    if (next.type == EventType::compute_done) r = work[next.target].rank;
-    else if (next.type == EventType::timed_done) r = timers[next.target].rank;
-    if (r == kNone) return;
-    const Rank& k = ranks[r];
-    for (std::uint32_t i = k.retired; i < k.end; ++i) {
-      const SimOp& o = k.op(i);
-      if (o.is_comm() && o.state == OpState::pending) {
-        __builtin_prefetch(&ranks[o.peer].sends);
-        __builtin_prefetch(&ranks[o.peer].recvs);
-      }
-    }
-  }
   SimResult results();
 };
 
@@ -416,6 +403,7 @@ void Simulator::Impl::setup() {
   gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
   ranks = std::vector<Rank>(nranks);
+  if (options.record_trace) logs.resize(nranks);
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
     Rank& k = ranks[r];
@@ -665,6 +653,7 @@ void Simulator::Impl::begin_transfer(std::uint32_t sr, std::uint32_t s, std::uin
   so.state = ro.state = OpState::running;
   so.x = ro.x = now.value;  // when both began
   const std::uint32_t price = price_of(sr, rr, bytes);
+  ranks[rr].recv_path = prices[price].path;
   const std::uint32_t t = reuse_or_add(free_transfers, transfers);
   transfers[t] = Transfer{sr, s, rr, v, price};
   const Price& pr = prices[price];
@@ -718,7 +707,7 @@ void Simulator::Impl::retire(Rank& k) {
 // Folds a retired op into its rank's per-phase figures. With phases in program order, an op of a later
 // phase closes the open one: every op of it is retired, so its figures are final (finalise).
 void Simulator::Impl::account(Rank& k, const SimOp& o) {
-  if (options.record_trace) k.log.emplace_back(o.issued, o.ended);
+  if (options.record_trace) logs[static_cast<std::size_t>(&k - ranks.data())].emplace_back(o.issued, o.ended);
   PhaseAcc* acc = nullptr;
   if (phases_in_order) {
     if (k.open.any && k.open.phase != o.phase) {
@@ -1071,7 +1060,7 @@ SimResult Simulator::Impl::results() {
     for (std::int32_t r = 0; r < nranks; ++r) {
       const auto& prog = source.rank(static_cast<std::size_t>(r), program);
       hasher.add_rank(prog);
-      const auto& log = ranks[static_cast<std::size_t>(r)].log;
+      const auto& log = logs[static_cast<std::size_t>(r)];
       for (std::size_t k = 0; k < prog.ops.size(); ++k) {
         const ir::Op& op = prog.ops[k];
         trace::OpRecord rec;
@@ -1131,18 +1120,12 @@ SimResult Simulator::run() {
     if (s.queue.empty()) break;
     s.queue.pop(t, ev);
     s.now = t;
-    if (!s.queue.empty()) s.prefetch_for<true>(s.queue.peek());
-    // Events a few places behind this one in the FIFO it came from pop at least that many events from
-    // now (the lanes' events often come in bursts of one instant, so not many more): far enough ahead
-    // for their data to arrive, near enough for it to stay. Each stage fetches an event once, as it
-    // enters its distance; the FIFO's new head gets the near stage too, in case it arrived there too
-    // late for it (a short FIFO: it pops after about as many events as there are busy FIFOs).
+    // Two stages per upcoming event, each once, as the event enters its distance: events that many
+    // places behind this one in the FIFO it came from pop at least that many events from now (a
+    // lane's events often come in bursts of one instant, so not many more): far enough ahead for
+    // their data to arrive, near enough for it to stay.
     if (Event up; s.queue.upcoming(kFar, up)) s.prefetch_for<false>(up);
     if (Event up; s.queue.upcoming(kNear, up)) s.prefetch_for<true>(up);
-    if (Event up; s.queue.upcoming(0, up)) {
-      s.prefetch_for<true>(up);
-      s.prefetch_peers(up);
-    }
     ++s.events;
     if (s.options.time_limit.value > 0 && s.now > s.options.time_limit) s.report_stuck("time limit exceeded");
     switch (ev.type) {

@@ -12,6 +12,7 @@
 
 #include "ringlab/core/units.hpp"
 #include "ringlab/sim/event_queue.hpp"
+#include "ringlab/sim/prefetch.hpp"
 #include "ringlab/sim/short_list.hpp"
 #include "ringlab/topology/route.hpp"
 
@@ -75,12 +76,12 @@ class FlowNetwork {
     if constexpr (Near) {
       prefetch_path(fl.path);
     } else {
-      __builtin_prefetch(&fl);
+      sim::prefetch(&fl);
     }
   }
   /// Starts loading the links of `path` (a transfer on it is about to start).
   void prefetch_path(PathId path) const noexcept {
-    for (const auto l : links_of(path)) __builtin_prefetch(&links_[l]);
+    for (const auto l : links_of(path)) sim::prefetch(&links_[l]);
   }
   /// Number of water-filling passes run (a cost figure for benchmarks).
   [[nodiscard]] std::uint64_t recomputations() const noexcept { return recomputations_; }
