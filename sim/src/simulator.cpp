@@ -118,6 +118,7 @@ struct alignas(64) Rank {
   std::uint32_t price_peer = kNone;
   std::int64_t price_bytes = -1;
   std::uint32_t price = 0;
+  PathId send_path = kNoPath;  // prices[price].path, at hand for prefetch_for
   ShortList<Posted> sends;  // issued, peer's recv not yet
   ShortList<Posted> recvs;  // issued, peer's send not yet
   std::unique_ptr<ir::OpCursor> cursor;  // null once the program is read to its end
@@ -347,7 +348,7 @@ struct Simulator::Impl {
         // writes are there.
         for (std::uint32_t j = k.retired; j < k.end; ++j) prefetch(&k.op(j));
         // The links of the paths the rank's last transfers took (a ring rank's next ones take them too).
-        if (k.price_peer != kNone) network.prefetch_path(prices[k.price].path);
+        if (k.send_path != kNoPath) network.prefetch_path(k.send_path);
         if (k.recv_path != kNoPath) network.prefetch_path(k.recv_path);
         if (!k.busy.empty()) prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) prefetch(&k.open.xfers.back());
@@ -639,6 +640,7 @@ std::uint32_t Simulator::Impl::price_of(std::uint32_t sr, std::uint32_t rr, std:
   k.price_peer = rr;
   k.price_bytes = bytes;
   k.price = pit->second;
+  k.send_path = prices[k.price].path;
   return k.price;
 }
 
