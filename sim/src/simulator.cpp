@@ -337,8 +337,9 @@ struct Simulator::Impl {
   // In two stages, so that no prefetch waits on a load: far ahead (Near false), the rank's whole
   // record and its GPU, or a flow's record, found from the small hot tables; nearer, what those lines
   // point to: the rank's live window, the links of its last paths and the tails of its phase lists, or
-  // the flow's links. (Measured side by side at P = 4096: 20-25% faster than none; a third stage for
-  // the peers' posted lists, the generator's cursor, or the new events' ones too: no gain.)
+  // the flow's links. (Measured side by side at P = 4096: 20-25% faster than none. No gain from a
+  // third stage for the peers' posted lists, from the generator's cursor, nor from running the near
+  // stage again for the next event to pop.)
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
     auto rank = [&](std::uint32_t r) {
