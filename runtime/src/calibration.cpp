@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "ringlab/core/error.hpp"
 #include "ringlab/core/stats.hpp"
@@ -125,7 +126,7 @@ std::pair<ir::OpId, T> find_op(const ir::RankProgram& prog) {
 /// One attention block q_len x kv_len (one head) of head dim d: a one-rank ring schedule of
 /// max(q_len, kv_len) tokens whose single Attend is cut down to q rows [0, q_len) and kv rows [0, kv_len).
 trace::OpTiming time_attend(Backend& backend, const CalibrationGrid& o, std::int64_t d, bool causal,
-                         std::int64_t q_len, std::int64_t kv_len) {
+                            std::int64_t q_len, std::int64_t kv_len) {
   const auto w = workload(std::max(q_len, kv_len), 1, 1, d, causal);
   ir::Schedule s = ir::generate(w, ir::ScheduleSpec{"ring", 1, {}});
   auto [id, a] = find_op<ir::Attend>(s.ranks[0]);
@@ -148,8 +149,7 @@ trace::OpTiming time_attend(Backend& backend, const CalibrationGrid& o, std::int
         load_inputs(s, inputs, backend);
       },
       {{0, id}}, [&](std::int32_t r) { backend.attend(r, id, a); }, [](const std::vector<double>& v) { return v[0]; });
-  ir::Op op = s.ranks[0].ops[id];
-  return trace::OpTiming{w, s.ranks[0].buffers, std::move(op), t};
+  return trace::OpTiming{w, s.ranks[0].buffers, s.ranks[0].ops[id], t};
 }
 
 /// A merge of `rows` rows: rank 0's Merge of a two-rank non-causal ring, with finite LSEs on both sides
@@ -221,7 +221,6 @@ trace::OpTiming time_transfer(Backend& backend, const CalibrationGrid& o, Bytes 
   op.kind = send;
   return trace::OpTiming{w, s.ranks[0].buffers, std::move(op), t};
 }
-
 
 }  // namespace
 
