@@ -1,5 +1,7 @@
 #include "ringlab/sim/event_queue.hpp"
 
+#include "ringlab/sim/prefetch.hpp"
+
 #include <algorithm>
 #include <bit>
 
@@ -92,7 +94,7 @@ void EventQueue::pop(Time& time, Event& ev) {
   now_ = e.time;
   if (e.slot != 0) where_[e.slot].lane = kNowhere;
   ++l.head;
-  __builtin_prefetch(&l.data[(l.head + 4) & l.mask]);  // the pops to come
+  prefetch(&l.data[(l.head + 4) & l.mask]);  // the pops to come
   lane_skip_dead(k);
   popped_lane_ = k;
 }
@@ -157,7 +159,7 @@ inline void EventQueue::lane_append(std::uint32_t k, const Entry& e) {
   if (e.slot != 0) where_[e.slot] = Where{l.tail, k};
   ++l.tail;
   // A lane's ring is revisited a lap later, long out of cache: fetch the line of the appends to come.
-  __builtin_prefetch(&l.data[(l.tail + 4) & l.mask], 1);
+  prefetch_write(&l.data[(l.tail + 4) & l.mask]);
   l.last = e.time;
   if (l.tail - l.head == 1) {
     nonempty_ |= 1U << k;

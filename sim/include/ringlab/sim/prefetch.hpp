@@ -15,4 +15,10 @@ namespace ringlab::sim {
   __asm__ __volatile__("" : : "r"(p));
 }
 
+/// The same, for a line about to be written.
+[[gnu::always_inline]] inline void prefetch_write(const void* p) noexcept {
+  __builtin_prefetch(p, 1);
+  __asm__ __volatile__("" : : "r"(p));
+}
+
 }  // namespace ringlab::sim
