@@ -596,7 +596,7 @@ void Simulator::Impl::post(std::uint32_t r, std::uint32_t i) {
     // A send's transfer begins when the peer's recv comes: if it takes the rank's last path (a rank
     // mostly sends to one peer), load that path's links meanwhile.
     const Rank& k = ranks[r];
-    if (is_send && k.price_peer == p && k.price_bytes == op.x) network.prefetch_path(prices[k.price].path);
+    if (is_send && k.price_peer == p && k.price_bytes == op.x) network.prefetch_path(k.send_path);
     return;
   }
   const std::uint32_t other = it->op;
@@ -777,7 +777,7 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
     k.busy_merged = true;
   }
   // Only compute intervals ending after the phase's first transfer began can cover any of it.
-  const Time first_begin = acc.xfers.empty() ? now : acc.xfers.front().first;
+  const Time first_begin = acc.xfers.front().first;
   scratch.assign(std::partition_point(k.busy.begin(), k.busy.end(),
                                       [&](const auto& b) { return b.second <= first_begin; }),
                  k.busy.end());
