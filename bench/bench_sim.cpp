@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
@@ -157,6 +158,14 @@ int run_one(int P, bool record_trace, bool materialise) {
   return 0;
 }
 
+int usage(const char* why) {
+  if (why != nullptr) std::fprintf(stderr, "bench_sim: %s\n", why);
+  std::fprintf(why != nullptr ? stderr : stdout,
+               "usage: bench_sim [P ...] [--trace] [--materialise] [--in-process]\n"
+               "  P: ranks to simulate, each a whole number from 1 to 65536 (default 64 256 1024 4096)\n");
+  return why != nullptr ? 2 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,7 +178,16 @@ int main(int argc, char** argv) {
     if (a == "--trace") record_trace = true;
     else if (a == "--materialise") materialise = true;
     else if (a == "--in-process") in_process = true;
-    else ps.push_back(std::atoi(argv[i]));
+    else if (a == "--help" || a == "-h") return usage(nullptr);
+    else {
+      char* end = nullptr;
+      errno = 0;
+      const long p = std::strtol(a.c_str(), &end, 10);
+      if (a.empty() || *end != '\0' || errno != 0 || p < 1 || p > 65536) {
+        return usage(fmt::format("'{}' is neither an option nor a rank count from 1 to 65536", a).c_str());
+      }
+      ps.push_back(static_cast<int>(p));
+    }
   }
   if (ps.empty()) ps = {64, 256, 1024, 4096};
   utsname u{};
@@ -182,10 +200,9 @@ int main(int argc, char** argv) {
              "attends", "gen_s", "compile_s", "(route_s)", "run_s", "total_s", "Mops/s", "Mattend/s", "RSS_gen", "RSS_peak",
              "predicted_ms", "events");
   for (const int P : ps) {
-    // The simulator keeps ~56 bytes per op (a 48-byte record, send/recv matching scratch); a
-    // materialised schedule adds the IR's 176 bytes per op (3.5 ops per rank and step): skip what cannot fit.
-    const double per_op = 56.0 + (materialise ? 176.0 : 0.0);
-    const double need = 3.6 * P * static_cast<double>(P) * per_op / (1024.0 * 1024 * 1024);
+    // The simulator's memory is O(P) (a window of each rank's program); a materialised schedule holds
+    // every op, ~176 bytes each in the IR (3.5 ops per rank and step): skip what cannot fit.
+    const double need = materialise ? 3.6 * P * static_cast<double>(P) * 176.0 / (1024.0 * 1024 * 1024) : 0.0;
     const double avail = mem_available_gib();
     if (need > 0.8 * avail) {
       fmt::print("{:>6} skipped: needs ~{:.1f} GiB, {:.1f} GiB available\n", P, need, avail);

@@ -296,6 +296,9 @@ struct Simulator::Impl {
   std::vector<std::uint32_t> free_timers;
   std::vector<Transfer> transfers;  // flows' users and transfer_done targets
   std::vector<std::uint32_t> free_transfers;
+  // Ops of no duration launched while handling this event (rank, op): they complete at this instant,
+  // in launch order, once the event is handled (complete_instant) — without a trip through the queue.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> instant;
   Time now{0};
   Time total{0};                   // latest op end
   std::uint64_t done = 0;
@@ -318,6 +321,7 @@ struct Simulator::Impl {
   std::uint32_t price_of(std::uint32_t sr, std::uint32_t rr, std::int64_t bytes);
   void finish_transfer(std::uint32_t t);
   void complete(std::uint32_t r, std::uint32_t i);
+  void complete_instant();
   void retire(Rank& k);
   void account(Rank& k, const SimOp& o);
   static void add_busy(Rank& k, Time from, Time to);
@@ -564,14 +568,18 @@ void Simulator::Impl::launch(std::uint32_t r, std::uint32_t i) {
     case OpClass::gpu:
       op.state = OpState::running;
       if (op.x == 0) {
-        start_timer(r, i, now);
+        instant.emplace_back(r, i);
       } else {
         gpu_add(r, i);
       }
       break;
     case OpClass::timed:
       op.state = OpState::running;
-      start_timer(r, i, now + Time(op.x));
+      if (op.x == 0) {
+        instant.emplace_back(r, i);
+      } else {
+        start_timer(r, i, now + Time(op.x));
+      }
       break;
     case OpClass::send:
     case OpClass::recv:
@@ -689,6 +697,16 @@ void Simulator::Impl::complete(std::uint32_t r, std::uint32_t i) {
   --k.streams[op.stream()].busy;
   if (i == k.retired) retire(k);
   try_issue(r, i);
+}
+
+// The ops of no duration launched so far complete now, and those their completions launch, in launch
+// order. (A masked-out block of a causal ring is one: half the attention ops of a causal schedule.)
+void Simulator::Impl::complete_instant() {
+  for (std::size_t j = 0; j < instant.size(); ++j) {
+    const auto [r, i] = instant[j];
+    complete(r, i);
+  }
+  instant.clear();
 }
 
 // Retires the rank's ops that are done and have no undone op before them, in program order.
@@ -1112,6 +1130,7 @@ SimResult Simulator::run() {
   s.ran = true;
   s.queue.reserve(4 * s.ranks.size() + 16);
   for (std::uint32_t r = 0; r < s.ranks.size(); ++r) s.try_issue(r, kNone);
+  s.complete_instant();
   s.flush_gpus();
   Event ev;
   Time t;
@@ -1153,6 +1172,7 @@ SimResult Simulator::run() {
         s.finish_transfer(ev.target);
         break;
     }
+    if (!s.instant.empty()) s.complete_instant();
     s.flush_gpus();
   }
   // Finished only if every rank's program was read to its end and all of it retired. Otherwise read
