@@ -257,7 +257,7 @@ void FlowNetwork::water_fill(Time now) {
   }
 }
 
-void FlowNetwork::set_load(Time now, topology::LinkId l, double load) {
+[[gnu::always_inline]] inline void FlowNetwork::set_load(Time now, topology::LinkId l, double load) {
   Link& lk = links_[l];
   const Time dt = now - lk.changed;
   if (lk.load > 0) {

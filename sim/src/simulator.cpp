@@ -346,7 +346,7 @@ struct Simulator::Impl {
   // stage again for the next event to pop.)
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
-    auto rank = [&](std::uint32_t r) {
+    auto rank = [&](std::uint32_t r) __attribute__((always_inline)) {
       const Rank& k = ranks[r];
       if constexpr (Near) {
         // The live window, where retiring starts to its end: the ops an event of a rank reads or
