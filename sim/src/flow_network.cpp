@@ -1,5 +1,7 @@
 #include "ringlab/sim/flow_network.hpp"
 
+#include "ringlab/sim/round_ps.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -135,7 +137,7 @@ bool FlowNetwork::fast_start(Time now, FlowId f) {
   }
   for (const auto l : links_of(fl.path)) set_load(now, l, links_[l].load + fl.cap);
   fl.rate = fl.cap;
-  const double ps = std::round(fl.remaining / fl.rate * kPs);
+  const double ps = round_ps(fl.remaining / fl.rate * kPs);
   queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   return true;
 }
@@ -252,7 +254,7 @@ void FlowNetwork::water_fill(Time now) {
       queue_.cancel(fl.slot);  // stalled: no event; the simulator reports it if nothing else moves
       continue;
     }
-    const double ps = fl.rate == kInf ? 0.0 : std::round(fl.remaining / fl.rate * kPs);
+    const double ps = fl.rate == kInf ? 0.0 : round_ps(fl.remaining / fl.rate * kPs);
     queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
   }
 }

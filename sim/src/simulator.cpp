@@ -3,6 +3,7 @@
 #include "ringlab/core/intervals.hpp"
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/sim/short_list.hpp"
+#include "ringlab/sim/round_ps.hpp"
 
 #include <fmt/core.h>
 
@@ -881,7 +882,7 @@ void Simulator::Impl::gpu_reschedule(Gpu& gpu, std::uint32_t only) {
   for (const auto w : gpu.running) {
     if (!all && w != only) continue;
     Work& wk = work[w];
-    const double ps = speed == 1.0 ? wk.remaining : std::round(wk.remaining / speed);
+    const double ps = speed == 1.0 ? wk.remaining : round_ps(wk.remaining / speed);
     queue.schedule(wk.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::compute_done, w});
   }
 }

@@ -2,12 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <tuple>
 #include <vector>
 
 #include "ringlab/sim/event_queue.hpp"
 #include "ringlab/sim/flow_network.hpp"
+#include "ringlab/sim/round_ps.hpp"
 
 using namespace ringlab;
 using namespace ringlab::sim;
@@ -299,4 +302,26 @@ TEST_CASE("flow network: a parking-lot chain is max-min fair, not proportional")
   CHECK(net.rate(0) == 50e9);
   CHECK(net.rate(1) == 50e9);
   CHECK(net.rate(2) == 10e9);
+}
+
+TEST_CASE("round_ps is std::round: ties away from zero, the largest doubles, and what it hands to std::round") {
+  const double inf = std::numeric_limits<double>::infinity();
+  // Ties and their neighbours, by hand: 2.5 -> 3 (not 2, as nearbyint's ties-to-even would give).
+  CHECK(round_ps(0.0) == 0.0);
+  CHECK(round_ps(0.49999999999999994) == 0.0);  // the largest double below 0.5
+  CHECK(round_ps(0.5) == 1.0);
+  CHECK(round_ps(2.5) == 3.0);
+  CHECK(round_ps(2.4999999999999996) == 2.0);
+  CHECK(round_ps(1e12 + 0.5) == 1e12 + 1);
+  CHECK(round_ps(0x1p52 + 1) == 0x1p52 + 1);     // integers up to 2^53 exactly
+  CHECK(round_ps(0x1p53) == 0x1p53);             // from 2^53 on: std::round's path
+  CHECK(round_ps(-2.5) == -3.0);
+  CHECK(round_ps(inf) == inf);
+  CHECK(std::isnan(round_ps(std::nan(""))));
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> ps(0.0, 1e13);
+  for (int i = 0; i < 100000; ++i) {
+    const double x = i % 2 == 0 ? ps(rng) : std::floor(ps(rng)) + 0.5;  // half of them exact ties
+    REQUIRE(round_ps(x) == std::round(x));
+  }
 }
