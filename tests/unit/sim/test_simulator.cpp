@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "helpers.hpp"
 #include "ringlab/ir/serialize.hpp"
@@ -113,6 +114,42 @@ TEST_CASE("causal contiguous ring: the last rank does P-1 full blocks and a half
   CHECK(res.parallel_efficiency == doctest::Approx(8.0 / 15.0));
   CHECK(res.phases[0].compute.value == C(c) / 2);
   for (std::uint32_t p = 1; p < 8; ++p) CHECK(res.phases[p].compute.value == C(c));
+}
+
+TEST_CASE("ops of no duration complete the instant they can start, without an event") {
+  // Causal ring, P = 6: rank r skips the blocks of steps r+1..P-1 (P(P-1)/2 = 15 attends of no time),
+  // and the unit model prices merges at 0 (P(P-1)/2 = 15 more). Each completes when launched: its end
+  // is its start, which is the latest end of its dependencies and of the op before it on its stream;
+  // no event is popped for it, so events = ops - 30.
+  const std::int32_t P = 6;
+  const std::int64_t c = 1000;
+  const auto s = make(mha(P * c, true), "ring", P);
+  const auto platform = star(P, Bandwidth(kW));
+  const SimpleCostModel cost(unit_params());
+  const SimResult res = simulate(s, platform, identity(P), cost);
+  // The trace holds every rank's ops in order, rank after rank.
+  std::vector<std::size_t> first{0};
+  for (const auto& rank : s.ranks) first.push_back(first.back() + rank.ops.size());
+  REQUIRE(res.trace.records.size() == first.back());
+  auto end_of = [&](std::int32_t r, std::size_t op) { return res.trace.records[first[static_cast<std::size_t>(r)] + op].end; };
+  std::size_t instant = 0;
+  for (const auto& rec : res.trace.records) {
+    if (rec.end != rec.start) continue;
+    ++instant;
+    const auto& ops = s.ranks[static_cast<std::size_t>(rec.rank)].ops;
+    const ir::Op& op = ops[rec.op];
+    Time ready{0};
+    for (const auto d : op.deps) ready = std::max(ready, end_of(rec.rank, d));
+    for (std::size_t j = rec.op; j-- > 0;) {
+      if (ops[j].stream == op.stream) {
+        ready = std::max(ready, end_of(rec.rank, j));
+        break;
+      }
+    }
+    CHECK(rec.start == ready);
+  }
+  CHECK(instant == static_cast<std::size_t>(P * (P - 1)));
+  CHECK(res.events == res.ops - instant);
 }
 
 TEST_CASE("interference is progress-based") {
