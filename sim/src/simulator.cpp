@@ -2,8 +2,8 @@
 
 #include "ringlab/core/intervals.hpp"
 #include "ringlab/ir/serialize.hpp"
-#include "ringlab/sim/short_list.hpp"
 #include "ringlab/sim/round_ps.hpp"
+#include "ringlab/sim/short_list.hpp"
 
 #include <fmt/core.h>
 
