@@ -58,16 +58,23 @@ void add_link_counters(const Run& run, trace::Trace& t) {
   }
 }
 
-Run simulate_file(const std::string& path, const std::vector<std::string>& overrides, bool link_timeline = false) {
+// The summary is built rank by rank as the simulator hands over each rank's records; the records are
+// kept (`keep_trace`) only for what needs them all: the trace file, the CSV, the SVG.
+Run simulate_file(const std::string& path, const std::vector<std::string>& overrides, bool keep_trace = false,
+                  bool link_timeline = false) {
   Run run;
   run.loaded = sim::load_for_simulation(path, overrides);
   auto& x = run.loaded;
+  const ir::Schedule& header = x.schedule->header();
+  trace::SummaryBuilder summary(static_cast<std::int32_t>(header.ranks.size()), header.variant);
   sim::SimOptions options;
+  options.record_trace = keep_trace;
+  options.trace_sink = [&summary](std::span<const trace::OpRecord> records) { summary.add_rank(records); };
   options.record_link_timeline = link_timeline;
   run.result = sim::simulate(*x.schedule, *x.platform, x.gpu_of_rank, *x.cost, options);
   const topology::Cluster* cluster = x.cluster.get();
-  run.summary = sim::make_summary(run.result, x.schedule->header(),
-                                  [cluster](topology::LinkId id) { return sim::link_name(*cluster, id); });
+  run.summary = sim::make_summary(
+      run.result, header, [cluster](topology::LinkId id) { return sim::link_name(*cluster, id); }, &summary);
   return run;
 }
 
@@ -181,7 +188,8 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
   sim_cmd->add_option("--csv", args->csv, "Write the per-phase CSV");
   sim_cmd->add_option("--svg", args->svg, "Write a timeline picture (SVG)");
   sim_cmd->callback([args, &exit_code] {
-    const Run run = simulate_file(args->experiment, args->overrides, !args->trace.empty());
+    const bool keep_trace = !args->trace.empty() || !args->csv.empty() || !args->svg.empty();
+    const Run run = simulate_file(args->experiment, args->overrides, keep_trace, !args->trace.empty());
     const auto& x = run.loaded;
     if (!args->trace.empty()) {
       auto t = run.result.trace;

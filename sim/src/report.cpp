@@ -22,7 +22,8 @@ std::string format_time(double s) {
   return fmt::format("{:.1f} ns", s * 1e9);
 }
 
-trace::Summary make_summary(const SimResult& r, const ir::Schedule& schedule, const LinkNamer& link_name) {
+trace::Summary make_summary(const SimResult& r, const ir::Schedule& schedule, const LinkNamer& link_name,
+                            const trace::SummaryBuilder* streamed) {
   trace::SummaryInputs in;
   in.single_gpu_time = r.single_gpu;
   std::size_t peak_rank = 0;
@@ -30,7 +31,8 @@ trace::Summary make_summary(const SimResult& r, const ir::Schedule& schedule, co
     if (r.peak_memory[i] > r.peak_memory[peak_rank]) peak_rank = i;
   }
   if (!r.peak_memory.empty()) in.peak_memory = r.peak_memory[peak_rank];
-  trace::Summary s = trace::summarize(r.trace, schedule, in);
+  trace::Summary s = streamed != nullptr ? streamed->finish(r.trace.schedule_hash, r.trace.source, in)
+                                         : trace::summarize(r.trace, schedule, in);
   s.extra.emplace_back("gpus", fmt::format("{}", r.gpus_used));
   s.extra.emplace_back("single_gpu_time_s", num(to_seconds(r.single_gpu)));
   std::string phases = "[";

@@ -410,7 +410,7 @@ void Simulator::Impl::setup() {
   gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
   ranks = std::vector<Rank>(nranks);
-  if (options.record_trace) logs.resize(nranks);
+  if (options.record_trace || options.trace_sink) logs.resize(nranks);
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
     Rank& k = ranks[r];
@@ -729,7 +729,7 @@ void Simulator::Impl::retire(Rank& k) {
 // Folds a retired op into its rank's per-phase figures. With phases in program order, an op of a later
 // phase closes the open one: every op of it is retired, so its figures are final (finalise).
 void Simulator::Impl::account(Rank& k, const SimOp& o) {
-  if (options.record_trace) logs[static_cast<std::size_t>(&k - ranks.data())].emplace_back(o.issued, o.ended);
+  if (!logs.empty()) logs[static_cast<std::size_t>(&k - ranks.data())].emplace_back(o.issued, o.ended);
   PhaseAcc* acc = nullptr;
   if (phases_in_order) {
     if (k.open.any && k.open.phase != o.phase) {
@@ -1074,18 +1074,21 @@ SimResult Simulator::Impl::results() {
   if (options.record_link_timeline) res.link_timeline = network.timeline();
   res.trace.source = "sim";
   res.trace.ranks = nranks;
-  if (options.record_trace) {
-    // The programs once more, for the records' kinds and sizes and for the schedule's hash.
+  if (!logs.empty()) {
+    // The programs once more, for the records' kinds and sizes and for the schedule's hash; each rank's
+    // records to the sink and (record_trace) into the trace.
     ir::ScheduleHasher hasher(schedule);
-    res.trace.records.reserve(done);
+    if (options.record_trace) res.trace.records.reserve(done);
     ir::RankProgram program;
+    std::vector<trace::OpRecord> rank_records;
     for (std::int32_t r = 0; r < nranks; ++r) {
       const auto& prog = source.rank(static_cast<std::size_t>(r), program);
       hasher.add_rank(prog);
       const auto& log = logs[static_cast<std::size_t>(r)];
+      rank_records.resize(prog.ops.size());
       for (std::size_t k = 0; k < prog.ops.size(); ++k) {
         const ir::Op& op = prog.ops[k];
-        trace::OpRecord rec;
+        trace::OpRecord& rec = rank_records[k];
         rec.rank = r;
         rec.op = static_cast<ir::OpId>(k);
         rec.phase = op.phase;
@@ -1094,6 +1097,7 @@ SimResult Simulator::Impl::results() {
         rec.start = log.at(k).first;
         rec.end = log.at(k).second;
         rec.flops = ir::op_flops(op.kind);
+        rec.bytes = Bytes{0};
         std::visit(
             [&](const auto& kind) {
               using K = std::decay_t<decltype(kind)>;
@@ -1101,8 +1105,9 @@ SimResult Simulator::Impl::results() {
               else if constexpr (std::is_same_v<K, ir::Copy> || std::is_same_v<K, ir::Reduce>) rec.bytes = kind.src.bytes;
             },
             op.kind);
-        res.trace.records.push_back(std::move(rec));
       }
+      if (options.trace_sink) options.trace_sink(rank_records);
+      if (options.record_trace) res.trace.records.insert(res.trace.records.end(), rank_records.begin(), rank_records.end());
     }
     res.trace.schedule_hash = hasher.value();
   }

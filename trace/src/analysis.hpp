@@ -1,11 +1,14 @@
 #pragma once
 // Private: per-(rank, phase) busy-time statistics shared by summarize() and the CSV writer.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "ringlab/core/intervals.hpp"
 #include "ringlab/trace/record.hpp"
 
 namespace ringlab::trace::detail {
@@ -39,6 +42,89 @@ struct Analysis {
   std::vector<std::pair<std::int32_t, RankStats>> by_rank;  ///< (rank, stats), sorted by rank
   std::int64_t first_start = 0;               ///< earliest start (0 when empty)
   std::int64_t last_end = 0;                  ///< latest end (0 when empty)
+};
+
+/// Stable counting sort of `items` by key(item) - lo, keys in [lo, lo + span): linear in items + span.
+template <class T, class Key>
+std::vector<T> bucket_sort(const std::vector<T>& items, std::int64_t lo, std::size_t span, Key key,
+                           std::vector<std::size_t>& starts) {
+  starts.assign(span + 1, 0);
+  for (const auto& it : items) ++starts[static_cast<std::size_t>(key(it) - lo) + 1];
+  for (std::size_t k = 0; k < span; ++k) starts[k + 1] += starts[k];
+  std::vector<std::size_t> next(starts.begin(), starts.end() - 1);
+  std::vector<T> out(items.size());
+  for (const auto& it : items) out[next[static_cast<std::size_t>(key(it) - lo)]++] = it;
+  return out;
+}
+
+/// Whether an op kind name counts as communication (summary.hpp's is_comm_kind).
+[[nodiscard]] bool is_comm(std::string_view kind) noexcept;
+
+/// The statistics of one rank, from all of its records; its scratch is kept from rank to rank. Shared by
+/// analyse() (a whole trace, grouped by rank) and SummaryBuilder (a rank at a time, nothing kept).
+class RankAnalyser {
+ public:
+  /// Rank `rank`'s records rec(0) .. rec(n-1), in trace order (n > 0): calls on_phase(phase, stats) for
+  /// each of its phases in increasing order and returns its totals.
+  template <class Rec, class OnPhase>
+  RankStats analyse(std::size_t n, Rec rec, OnPhase on_phase) {
+    compute_all_.clear();
+    comm_all_.clear();
+    std::uint32_t phase_lo = rec(0).phase;
+    std::uint32_t phase_hi = phase_lo;
+    for (std::size_t i = 0; i < n; ++i) {
+      const OpRecord& r = rec(i);
+      (is_comm(r.kind) ? comm_all_ : compute_all_).emplace_back(r.start.value, r.end.value);
+      phase_lo = std::min(phase_lo, r.phase);
+      phase_hi = std::max(phase_hi, r.phase);
+    }
+    merge_intervals(compute_all_);
+    merge_intervals(comm_all_);
+    const auto& cu = compute_all_;
+    std::size_t from = 0;
+    const RankStats totals{interval_length(comm_all_), overlap_length(comm_all_, cu, from)};
+    // The records by phase (a rank's phase numbers are dense too: its ring steps).
+    mine_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) mine_[i] = static_cast<std::uint32_t>(i);
+    std::size_t hint = 0;  // where the last phase's intersection with cu began
+    const std::size_t phase_span = std::size_t{phase_hi} - phase_lo + 1;
+    if (phase_span > 4 * n + 1024) {
+      std::stable_sort(mine_.begin(), mine_.end(), [&](std::uint32_t a, std::uint32_t b) { return rec(a).phase < rec(b).phase; });
+    } else {
+      mine_ = bucket_sort(mine_, phase_lo, phase_span, [&](std::uint32_t i) { return rec(i).phase; }, phase_starts_);
+    }
+    for (std::size_t a = 0; a < n;) {
+      const std::uint32_t phase = rec(mine_[a]).phase;
+      RankPhaseStats st;
+      st.start = rec(mine_[a]).start.value;
+      st.end = rec(mine_[a]).end.value;
+      compute_.clear();
+      comm_.clear();
+      std::size_t b = a;
+      for (; b < n && rec(mine_[b]).phase == phase; ++b) {
+        const OpRecord& r = rec(mine_[b]);
+        st.start = std::min(st.start, r.start.value);
+        st.end = std::max(st.end, r.end.value);
+        ++st.ops;
+        st.bytes += r.bytes.value;
+        st.flops += r.flops.value;
+        (is_comm(r.kind) ? comm_ : compute_).emplace_back(r.start.value, r.end.value);
+      }
+      merge_intervals(compute_);
+      merge_intervals(comm_);
+      st.compute = interval_length(compute_);
+      st.comm = interval_length(comm_);
+      st.exposed = st.comm - overlap_length(comm_, cu, hint);
+      on_phase(phase, st);
+      a = b;
+    }
+    return totals;
+  }
+
+ private:
+  std::vector<Interval> compute_all_, comm_all_, compute_, comm_;
+  std::vector<std::uint32_t> mine_;
+  std::vector<std::size_t> phase_starts_;
 };
 
 /// Analyses a trace; throws Error if a record ends before it starts.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "analysis.hpp"
 #include "ringlab/core/error.hpp"
@@ -20,46 +21,133 @@ Summary summarize(const Trace& trace, const ir::Schedule& schedule, const Summar
   return summarize(trace, static_cast<std::int32_t>(schedule.ranks.size()), schedule.variant, inputs);
 }
 
-Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& variant, const SummaryInputs& inputs) {
-  for (const auto& r : trace.records) {
-    if (r.rank < 0 || r.rank >= ranks) {
-      throw Error(fmt::format("trace names rank {} but the schedule has {} ranks", r.rank, ranks));
-    }
+namespace {
+// The figures every summary ends with: total time, speedup and efficiency, peak memory.
+void finish_summary(Summary& s, std::int64_t first_start, std::int64_t last_end, std::int64_t comm,
+                    std::int64_t hidden, const SummaryInputs& inputs) {
+  s.total_time_s = ps_to_s(last_end - first_start);
+  s.overlap_pct = comm > 0 ? 100.0 * static_cast<double>(hidden) / static_cast<double>(comm) : 0.0;
+  if (inputs.single_gpu_time && s.total_time_s > 0) {
+    s.speedup = to_seconds(*inputs.single_gpu_time) / s.total_time_s;
+    if (s.ranks > 0) s.parallel_efficiency = *s.speedup / s.ranks;
   }
+  if (inputs.peak_memory) s.peak_memory_bytes = inputs.peak_memory->value;
+}
+
+// One rank's phase into the phase's maxima.
+void fold_phase(PhaseSummary& p, const detail::RankPhaseStats& st) {
+  p.time_s = std::max(p.time_s, ps_to_s(st.end - st.start));
+  p.compute_s = std::max(p.compute_s, ps_to_s(st.compute));
+  p.comm_s = std::max(p.comm_s, ps_to_s(st.comm));
+  p.exposed_comm_s = std::max(p.exposed_comm_s, ps_to_s(st.exposed));
+}
+
+void check_rank(std::int32_t rank, std::int32_t ranks) {
+  if (rank < 0 || rank >= ranks) throw Error(fmt::format("trace names rank {} but the schedule has {} ranks", rank, ranks));
+}
+}  // namespace
+
+Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& variant, const SummaryInputs& inputs) {
+  for (const auto& r : trace.records) check_rank(r.rank, ranks);
   const auto an = detail::analyse(trace);
   Summary s;
   s.schedule_hash = trace.schedule_hash;
   s.variant = variant;
   s.source = trace.source;
   s.ranks = ranks;
-  s.total_time_s = ps_to_s(an.last_end - an.first_start);
-
   // by_phase_rank is sorted by phase: one PhaseSummary per run of equal phases.
   for (const auto& [key, st] : an.by_phase_rank) {
     if (s.phases.empty() || s.phases.back().phase != key.first) {
       s.phases.emplace_back();
       s.phases.back().phase = key.first;
     }
-    auto& p = s.phases.back();
-    p.time_s = std::max(p.time_s, ps_to_s(st.end - st.start));
-    p.compute_s = std::max(p.compute_s, ps_to_s(st.compute));
-    p.comm_s = std::max(p.comm_s, ps_to_s(st.comm));
-    p.exposed_comm_s = std::max(p.exposed_comm_s, ps_to_s(st.exposed));
+    fold_phase(s.phases.back(), st);
   }
-
   std::int64_t comm = 0;
   std::int64_t hidden = 0;
   for (const auto& [rank, rs] : an.by_rank) {
     comm += rs.comm;
     hidden += rs.hidden;
   }
-  s.overlap_pct = comm > 0 ? 100.0 * static_cast<double>(hidden) / static_cast<double>(comm) : 0.0;
+  finish_summary(s, an.first_start, an.last_end, comm, hidden, inputs);
+  return s;
+}
 
-  if (inputs.single_gpu_time && s.total_time_s > 0) {
-    s.speedup = to_seconds(*inputs.single_gpu_time) / s.total_time_s;
-    if (ranks > 0) s.parallel_efficiency = *s.speedup / ranks;
+struct SummaryBuilder::Impl {
+  std::int32_t ranks = 0;
+  std::string variant;
+  detail::RankAnalyser analyser;
+  // Phases below kDense by number (a ring's steps), the rest (a schedule numbering phases sparsely) in
+  // a map; `seen` marks the dense ones some rank had.
+  static constexpr std::uint32_t kDense = 1U << 20;
+  std::vector<PhaseSummary> dense;
+  std::vector<bool> seen;
+  std::map<std::uint32_t, PhaseSummary> sparse;
+  std::int64_t comm = 0;
+  std::int64_t hidden = 0;
+  std::int64_t first_start = 0;
+  std::int64_t last_end = 0;
+  bool any = false;
+
+  PhaseSummary& phase(std::uint32_t p) {
+    if (p >= kDense) return sparse.try_emplace(p, PhaseSummary{p, 0, 0, 0, 0}).first->second;
+    if (p >= dense.size()) {
+      dense.resize(std::size_t{p} + 1);
+      seen.resize(std::size_t{p} + 1);
+    }
+    if (!seen[p]) {
+      seen[p] = true;
+      dense[p].phase = p;
+    }
+    return dense[p];
   }
-  if (inputs.peak_memory) s.peak_memory_bytes = inputs.peak_memory->value;
+};
+
+SummaryBuilder::SummaryBuilder(std::int32_t ranks, std::string variant) : impl_(std::make_unique<Impl>()) {
+  impl_->ranks = ranks;
+  impl_->variant = std::move(variant);
+}
+
+SummaryBuilder::~SummaryBuilder() = default;
+
+void SummaryBuilder::add_rank(std::span<const OpRecord> records) {
+  if (records.empty()) return;
+  Impl& m = *impl_;
+  const std::int32_t rank = records.front().rank;
+  check_rank(rank, m.ranks);
+  for (const auto& r : records) {
+    if (r.rank != rank) throw Error(fmt::format("SummaryBuilder::add_rank: records of ranks {} and {} together", rank, r.rank));
+    if (r.end < r.start) {
+      throw Error(fmt::format("trace record of rank {} op {} ({}) ends before it starts", r.rank, r.op, r.kind));
+    }
+    if (!m.any) {
+      m.first_start = r.start.value;
+      m.last_end = r.end.value;
+      m.any = true;
+    }
+    m.first_start = std::min(m.first_start, r.start.value);
+    m.last_end = std::max(m.last_end, r.end.value);
+  }
+  const detail::RankStats totals = m.analyser.analyse(
+      records.size(), [&](std::size_t i) -> const OpRecord& { return records[i]; },
+      [&](std::uint32_t p, const detail::RankPhaseStats& st) { fold_phase(m.phase(p), st); });
+  m.comm += totals.comm;
+  m.hidden += totals.hidden;
+}
+
+Summary SummaryBuilder::finish(const std::string& schedule_hash, const std::string& source,
+                               const SummaryInputs& inputs) const {
+  const Impl& m = *impl_;
+  Summary s;
+  s.schedule_hash = schedule_hash;
+  s.variant = m.variant;
+  s.source = source;
+  s.ranks = m.ranks;
+  for (std::size_t p = 0; p < m.dense.size(); ++p) {
+    if (m.seen[p]) s.phases.push_back(m.dense[p]);
+  }
+  for (const auto& [p, ps] : m.sparse) s.phases.push_back(ps);
+  finish_summary(s, m.first_start, m.last_end, m.comm, m.hidden, inputs);
   return s;
 }
 

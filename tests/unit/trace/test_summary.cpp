@@ -107,3 +107,41 @@ TEST_CASE("csv: one row per (phase, rank) with exact microseconds") {
         "1,0,14.000000,22.000000,8.000000,8.000000,0.000000,0.000000,2,0,1000\n"
         "1,1,9.000000,35.000000,26.000000,21.000000,10.000000,5.000000,2,4096,2000\n");
 }
+
+TEST_CASE("summary builder: a rank at a time, in any rank order, gives summarize()'s summary; bad ranks refused") {
+  const auto t = test::hand_trace();
+  const SummaryInputs in{microseconds(70), Bytes(1 << 20)};
+  const std::string expected = to_json(summarize(t, two_rank_schedule(), in));
+  std::vector<std::vector<OpRecord>> by_rank(2);
+  for (const auto& r : t.records) by_rank[static_cast<std::size_t>(r.rank)].push_back(r);
+  SummaryBuilder forward(2, "ring");
+  for (const auto& recs : by_rank) forward.add_rank(recs);
+  CHECK(to_json(forward.finish("abc123", "cpu", in)) == expected);
+  SummaryBuilder backward(2, "ring");
+  backward.add_rank(by_rank[1]);
+  backward.add_rank(by_rank[0]);
+  CHECK(to_json(backward.finish("abc123", "cpu", in)) == expected);
+  // Nothing given: the empty trace's summary.
+  CHECK(to_json(SummaryBuilder(2, "ring").finish("abc123", "cpu")) == to_json(summarize(Trace{"abc123", "cpu", 2, {}, {}}, two_rank_schedule())));
+  // Phase numbers far apart (kept in a map, not by index) come out in order.
+  std::vector<OpRecord> sparse = {test::rec(0, 0, 3000000, ir::Stream::compute, "attend", 5, 6),
+                                  test::rec(0, 1, 7, ir::Stream::compute, "attend", 0, 2)};
+  SummaryBuilder far(1, "ring");
+  far.add_rank(sparse);
+  const auto s = far.finish("h", "sim");
+  REQUIRE(s.phases.size() == 2);
+  CHECK(s.phases[0].phase == 7);
+  CHECK(s.phases[1].phase == 3000000);
+  Trace sparse_trace{"h", "sim", 1, sparse, {}};
+  ir::Schedule one;
+  one.variant = "ring";
+  one.ranks.resize(1);
+  CHECK(to_json(s) == to_json(summarize(sparse_trace, one)));
+  // Refused: a rank outside the schedule, two ranks in one call, a record running backwards.
+  SummaryBuilder bad(1, "ring");
+  CHECK_THROWS_WITH_AS(bad.add_rank(by_rank[1]), doctest::Contains("trace names rank 1"), Error);
+  CHECK_THROWS_WITH_AS(bad.add_rank(t.records), doctest::Contains("records of ranks 0 and 1"), Error);
+  auto backwards = by_rank[0];
+  backwards[2].end = backwards[2].start - Time(1);
+  CHECK_THROWS_WITH_AS(bad.add_rank(backwards), doctest::Contains("ends before it starts"), Error);
+}

@@ -2,8 +2,10 @@
 // The discrete-event simulator: executes a schedule's rank programs with the runtime's semantics over a
 // modelled platform and predicts every op's start and end. See docs/simulator.md.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,10 @@ class SimulationError : public Error {
 /// What to record.
 struct SimOptions {
   bool record_trace = true;           ///< fill SimResult::trace with one record per op
+  /// When set, called once the run is done with each rank's records (all of them, rank by rank), with
+  /// or without record_trace: a caller that only summarises the trace (trace::SummaryBuilder) needs
+  /// no copy of it all. SimResult::trace's hash and source are set either way.
+  std::function<void(std::span<const trace::OpRecord>)> trace_sink;
   bool record_link_timeline = false;  ///< fill SimResult::link_timeline with every link rate change
   Time time_limit{0};                 ///< stop with a SimulationError past this simulated time (0: none)
 };

@@ -13,7 +13,9 @@
 // - overlap_pct = 100 * sum over ranks of |comm busy AND compute busy| / sum over ranks of
 //   |comm busy| (0 when there is no communication).
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +69,29 @@ struct Summary {
 /// The same from the trace alone, given its rank count and variant name (what `compare` knows).
 [[nodiscard]] Summary summarize(const Trace& trace, std::int32_t ranks, const std::string& variant,
                                 const SummaryInputs& inputs = {});
+
+/// summarize()'s summary built a rank at a time, without the trace: each rank's records are given once,
+/// all together (add_rank), and only per-phase maxima and per-rank totals are kept, so a caller that
+/// produces records rank by rank (the simulator) needs no copy of them all. The figures are the same
+/// as summarize() on the trace of every record given, whatever the order of the ranks.
+class SummaryBuilder {
+ public:
+  /// For a trace of a schedule of `ranks` ranks made by generator `variant`.
+  SummaryBuilder(std::int32_t ranks, std::string variant);
+  ~SummaryBuilder();
+  SummaryBuilder(const SummaryBuilder&) = delete;
+  SummaryBuilder& operator=(const SummaryBuilder&) = delete;
+  /// Every record of one rank (none of it given before); throws Error as summarize() would if a record
+  /// names a rank outside the schedule or ends before it starts, or if the records name two ranks.
+  void add_rank(std::span<const OpRecord> records);
+  /// The summary of everything given, for the trace's hash and source.
+  [[nodiscard]] Summary finish(const std::string& schedule_hash, const std::string& source,
+                               const SummaryInputs& inputs = {}) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// The summary as one JSON object with a fixed key order: schedule_hash, variant, source, ranks,
 /// total_time_s, phases, speedup, parallel_efficiency, overlap_pct, peak_memory_bytes, then `extra`.
