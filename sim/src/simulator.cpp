@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -1107,7 +1108,10 @@ SimResult Simulator::Impl::results() {
             op.kind);
       }
       if (options.trace_sink) options.trace_sink(rank_records);
-      if (options.record_trace) res.trace.records.insert(res.trace.records.end(), rank_records.begin(), rank_records.end());
+      if (options.record_trace) {
+        res.trace.records.insert(res.trace.records.end(), std::make_move_iterator(rank_records.begin()),
+                                 std::make_move_iterator(rank_records.end()));
+      }
     }
     res.trace.schedule_hash = hasher.value();
   }

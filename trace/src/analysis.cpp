@@ -10,7 +10,11 @@
 
 namespace ringlab::trace::detail {
 
-bool is_comm(std::string_view kind) noexcept { return is_comm_kind(kind); }
+void check_record(const OpRecord& r) {
+  if (r.end < r.start) {
+    throw Error(fmt::format("trace record of rank {} op {} ({}) ends before it starts", r.rank, r.op, r.kind));
+  }
+}
 
 Analysis analyse(const Trace& trace) {
   Analysis an;
@@ -21,9 +25,7 @@ Analysis analyse(const Trace& trace) {
   an.first_start = recs.front().start.value;
   an.last_end = recs.front().end.value;
   for (const auto& r : recs) {
-    if (r.end < r.start) {
-      throw Error(fmt::format("trace record of rank {} op {} ({}) ends before it starts", r.rank, r.op, r.kind));
-    }
+    check_record(r);
     rank_lo = std::min(rank_lo, r.rank);
     rank_hi = std::max(rank_hi, r.rank);
     an.first_start = std::min(an.first_start, r.start.value);

@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "ringlab/core/intervals.hpp"
 #include "ringlab/trace/record.hpp"
+#include "ringlab/trace/summary.hpp"
 
 namespace ringlab::trace::detail {
 
@@ -57,8 +57,8 @@ std::vector<T> bucket_sort(const std::vector<T>& items, std::int64_t lo, std::si
   return out;
 }
 
-/// Whether an op kind name counts as communication (summary.hpp's is_comm_kind).
-[[nodiscard]] bool is_comm(std::string_view kind) noexcept;
+/// Throws Error if `r` ends before it starts.
+void check_record(const OpRecord& r);
 
 /// The statistics of one rank, from all of its records; its scratch is kept from rank to rank. Shared by
 /// analyse() (a whole trace, grouped by rank) and SummaryBuilder (a rank at a time, nothing kept).
@@ -74,7 +74,7 @@ class RankAnalyser {
     std::uint32_t phase_hi = phase_lo;
     for (std::size_t i = 0; i < n; ++i) {
       const OpRecord& r = rec(i);
-      (is_comm(r.kind) ? comm_all_ : compute_all_).emplace_back(r.start.value, r.end.value);
+      (is_comm_kind(r.kind) ? comm_all_ : compute_all_).emplace_back(r.start.value, r.end.value);
       phase_lo = std::min(phase_lo, r.phase);
       phase_hi = std::max(phase_hi, r.phase);
     }
@@ -108,7 +108,7 @@ class RankAnalyser {
         ++st.ops;
         st.bytes += r.bytes.value;
         st.flops += r.flops.value;
-        (is_comm(r.kind) ? comm_ : compute_).emplace_back(r.start.value, r.end.value);
+        (is_comm_kind(r.kind) ? comm_ : compute_).emplace_back(r.start.value, r.end.value);
       }
       merge_intervals(compute_);
       merge_intervals(comm_);

@@ -117,9 +117,7 @@ void SummaryBuilder::add_rank(std::span<const OpRecord> records) {
   check_rank(rank, m.ranks);
   for (const auto& r : records) {
     if (r.rank != rank) throw Error(fmt::format("SummaryBuilder::add_rank: records of ranks {} and {} together", rank, r.rank));
-    if (r.end < r.start) {
-      throw Error(fmt::format("trace record of rank {} op {} ({}) ends before it starts", r.rank, r.op, r.kind));
-    }
+    detail::check_record(r);
     if (!m.any) {
       m.first_start = r.start.value;
       m.last_end = r.end.value;
