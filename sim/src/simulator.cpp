@@ -93,10 +93,10 @@ struct Posted {
 
 // One phase of one rank while its figures are gathered (see Rank::account).
 struct PhaseAcc {
-  std::uint32_t phase = 0;
   Time end{0};                                // latest end of its ops
   std::int64_t compute = 0;                   // sum of its compute ops' durations
   std::vector<std::pair<Time, Time>> xfers;   // its transfers' intervals (begin to delivery)
+  std::uint32_t phase = 0;
   bool any = false;                           // an op of it was accounted
 };
 
@@ -105,8 +105,9 @@ struct PhaseAcc {
 // the group ends) and forgotten once they and every op before them are done ("retired"), after their
 // times have been folded into the rank's per-phase figures. A ring rank's window is a few ring steps
 // whatever P is, so the simulator's memory is O(P), not O(P^2) (docs/simulator.md, "scale").
+// This record holds what the rank's events touch, in four cache lines that are all prefetched for
+// each of them (prefetch_for); what only compiling its next ops reads is in its RankFeed.
 struct alignas(64) Rank {
-  // What every event of the rank touches first, in its first two cache lines (see prefetch_for).
   std::array<StreamState, kStreams> streams{};
   // The window: op id i (retired <= i < end) is ring[i & mask].
   std::unique_ptr<SimOp[]> ring;
@@ -114,55 +115,62 @@ struct alignas(64) Rank {
   std::uint32_t retired = 0;  // ops before this are done and accounted for
   std::uint32_t end = 0;      // ops compiled so far
   std::uint32_t gpu = 0;
-  std::array<std::uint32_t, kStreams> last{};  // last compiled op of each stream (kNone: none)
-  unsigned used = 0;                             // streams the source says the rank uses
+  unsigned used = 0;          // streams the source says the rank uses
   // Where the last send's price came from (a rank's sends mostly go to one peer with one size).
   std::uint32_t price_peer = kNone;
   std::int64_t price_bytes = -1;
   std::uint32_t price = 0;
   PathId send_path = kNoPath;  // prices[price].path, at hand for prefetch_for
-  ShortList<Posted> sends;  // issued, peer's recv not yet
-  ShortList<Posted> recvs;  // issued, peer's send not yet
-  std::unique_ptr<ir::OpCursor> cursor;  // null once the program is read to its end
-  // The time of the rank's last Merge op, which comes back alike step after step (a model lookup
-  // touching the rank's buffers otherwise).
-  std::optional<std::pair<ir::Merge, Time>> merge_time;
-  // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
-  std::vector<std::uint32_t> dep_pool;
-  std::uint32_t dep_base = 0;
+  PathId recv_path = kNoPath;  // the path of the last transfer it received (see prefetch_for)
+  std::uint32_t busy_kept = 0;  // busy's size after the last prune
+  ShortList<Posted> sends;     // issued, peer's recv not yet
+  ShortList<Posted> recvs;     // issued, peer's send not yet
   // Per-phase figures: with phases in program order one phase is open at a time (`open`); otherwise
-  // every phase is kept (`all`) until the run ends.
+  // every phase is kept (RankFeed::all) until the run ends.
   PhaseAcc open;
-  std::vector<PhaseAcc> all;
   std::vector<std::pair<Time, Time>> busy;  // compute intervals retired, pruned (see finalise)
-  std::size_t busy_kept = 0;                // busy's size after the last prune
-  bool busy_merged = true;                  // busy is sorted and disjoint (see add_busy)
-  PathId recv_path = kNoPath;               // the path of the last transfer it received (see prefetch_for)
   Time prev_end{0};                         // how far the finalised phases moved the finish line
-  std::uint32_t max_dep = 0;                // the largest dependency seen, of op max_dep_of
-  std::uint32_t max_dep_of = kNone;
-  Bytes resident{0};                        // memory for the whole run, plus the largest op's
-  Bytes workspace{0};
+  bool busy_merged = true;                  // busy is sorted and disjoint (see add_busy)
 
   [[nodiscard]] SimOp& op(std::uint32_t i) noexcept { return ring[i & mask]; }
   [[nodiscard]] const SimOp& op(std::uint32_t i) const noexcept { return ring[i & mask]; }
   [[nodiscard]] bool is_done(std::uint32_t i) const noexcept {
     return i < retired || (i < end && op(i).state == OpState::done);
   }
+};
+
+static_assert(sizeof(Rank) == 256, "Rank: 4 cache lines, all prefetched for each of its events (see prefetch_for)");
+
+// The rest of a rank: what compiling its next ops touches (once per ring step, not per event), the
+// dependency lists of ops with several, phases kept out of order, and its memory.
+struct RankFeed {
+  std::unique_ptr<ir::OpCursor> cursor;        // null once the program is read to its end
+  std::array<std::uint32_t, kStreams> last{};  // last compiled op of each stream (kNone: none)
+  // The time of the rank's last Merge op, which comes back alike step after step (a model lookup
+  // touching the rank's buffers otherwise).
+  std::optional<std::pair<ir::Merge, Time>> merge_time;
+  // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
+  std::vector<std::uint32_t> dep_pool;
+  std::uint32_t dep_base = 0;
+  std::uint32_t max_dep = 0;  // the largest dependency seen, of op max_dep_of
+  std::uint32_t max_dep_of = kNone;
+  std::vector<PhaseAcc> all;  // every phase, when phases are not in program order
+  Bytes resident{0};          // memory for the whole run, plus the largest op's
+  Bytes workspace{0};
+
   [[nodiscard]] std::uint32_t dep(const SimOp& o, std::uint32_t k) const noexcept {
     return o.ndeps == 1 ? o.deps : dep_pool[o.deps - dep_base + k];
   }
-  // A dependency of `o` not done yet (kNone: all done).
-  [[nodiscard]] std::uint32_t pending_dep(const SimOp& o) const noexcept {
-    for (std::uint32_t k = 0; k < o.ndeps; ++k) {
-      const std::uint32_t d = dep(o, k);
-      if (!is_done(d)) return d;
-    }
-    return kNone;
-  }
 };
 
-static_assert(sizeof(Rank) == 448, "Rank: 7 cache lines, all prefetched for each of its events (see prefetch_for)");
+// A dependency of `o` (an op of rank k, whose feed is f) not done yet (kNone: all done).
+[[nodiscard]] std::uint32_t pending_dep(const Rank& k, const RankFeed& f, const SimOp& o) noexcept {
+  for (std::uint32_t j = 0; j < o.ndeps; ++j) {
+    const std::uint32_t d = f.dep(o, j);
+    if (!k.is_done(d)) return d;
+  }
+  return kNone;
+}
 
 // Per GPU, in one cache line; the lists are short (a kernel or two, a transfer or two).
 struct alignas(64) Gpu {
@@ -283,6 +291,7 @@ struct Simulator::Impl {
   FlowNetwork network;
 
   std::vector<Rank> ranks;
+  std::vector<RankFeed> feeds;  // per rank
   std::vector<std::vector<std::pair<Time, Time>>> logs;  // per rank, when recording: (issued, ended) of each op retired
   bool phases_in_order = false;
   std::vector<Price> prices;
@@ -324,8 +333,8 @@ struct Simulator::Impl {
   void finish_transfer(std::uint32_t t);
   void complete(std::uint32_t r, std::uint32_t i);
   void complete_instant();
-  void retire(Rank& k);
-  void account(Rank& k, const SimOp& o);
+  void retire(std::uint32_t r);
+  void account(std::uint32_t r, const SimOp& o);
   static void add_busy(Rank& k, Time from, Time to);
   void finalise(Rank& k, PhaseAcc& acc);
   void finish_accounts();
@@ -411,6 +420,7 @@ void Simulator::Impl::setup() {
   gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
   ranks = std::vector<Rank>(nranks);
+  feeds = std::vector<RankFeed>(nranks);
   if (options.record_trace || options.trace_sink) logs.resize(nranks);
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
@@ -418,22 +428,24 @@ void Simulator::Impl::setup() {
     k.ring = std::make_unique<SimOp[]>(kFirstWindow);
     k.mask = kFirstWindow - 1;
     k.gpu = static_cast<std::uint32_t>(gpu_of_rank[r]);
-    k.last.fill(kNone);
     k.used = source.streams_used(r) & ((1U << kStreams) - 1);
-    k.cursor = source.cursor(r);
-    k.resident = cost.resident_memory(schedule.workload, schedule.ranks[r]);
+    RankFeed& f = feeds[r];
+    f.last.fill(kNone);
+    f.cursor = source.cursor(r);
+    f.resident = cost.resident_memory(schedule.workload, schedule.ranks[r]);
   }
 }
 
 // Compiles rank r's next batch of ops into its window; false once its program is read to the end.
 bool Simulator::Impl::compile_more(std::uint32_t r) {
   Rank& k = ranks[r];
-  if (!k.cursor) return false;
-  const std::span<const ir::Op> batch = k.cursor->next();
+  RankFeed& f = feeds[r];
+  if (!f.cursor) return false;
+  const std::span<const ir::Op> batch = f.cursor->next();
   if (batch.empty()) {
-    k.cursor.reset();
-    if (k.max_dep_of != kNone && k.max_dep >= k.end) {
-      throw ValidationError(fmt::format("rank {} op {} depends on missing op {}", r, k.max_dep_of, k.max_dep));
+    f.cursor.reset();
+    if (f.max_dep_of != kNone && f.max_dep >= k.end) {
+      throw ValidationError(fmt::format("rank {} op {} depends on missing op {}", r, f.max_dep_of, f.max_dep));
     }
     return false;
   }
@@ -466,15 +478,15 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
     if (so.ndeps == 1) {
       so.deps = op.deps[0];
     } else if (so.ndeps > 1) {
-      const std::uint64_t next = k.dep_base + k.dep_pool.size();  // the pool's next absolute index
+      const std::uint64_t next = f.dep_base + f.dep_pool.size();  // the pool's next absolute index
       if (next > kNone - so.ndeps) throw ValidationError(fmt::format("rank {}: too many dependencies", r));
       so.deps = static_cast<std::uint32_t>(next);
-      k.dep_pool.insert(k.dep_pool.end(), op.deps.begin(), op.deps.end());
+      f.dep_pool.insert(f.dep_pool.end(), op.deps.begin(), op.deps.end());
     }
     for (const auto d : op.deps) {
-      if (k.max_dep_of == kNone || d > k.max_dep) {
-        k.max_dep = d;
-        k.max_dep_of = id;
+      if (f.max_dep_of == kNone || d > f.max_dep) {
+        f.max_dep = d;
+        f.max_dep_of = id;
       }
     }
     OpClass cls = OpClass::gpu;
@@ -496,19 +508,19 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
       const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
       cls = compute_stream ? OpClass::gpu : OpClass::timed;
       const auto* merge = std::get_if<ir::Merge>(&op.kind);
-      if (merge != nullptr && k.merge_time && k.merge_time->first == *merge) {
-        so.x = k.merge_time->second.value;
+      if (merge != nullptr && f.merge_time && f.merge_time->first == *merge) {
+        so.x = f.merge_time->second.value;
       } else {
         so.x = cost.op_time(schedule.workload, header, op).value;
-        if (merge != nullptr) k.merge_time.emplace(*merge, Time(so.x));
+        if (merge != nullptr) f.merge_time.emplace(*merge, Time(so.x));
       }
       if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
     }
-    k.workspace = std::max(k.workspace, cost.op_memory(schedule.workload, op));
+    f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
     so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2);
-    if (k.last[stream] != kNone && k.last[stream] >= k.retired) k.op(k.last[stream]).next = id;
+    if (f.last[stream] != kNone && f.last[stream] >= k.retired) k.op(f.last[stream]).next = id;
     if (k.streams[stream].head == kNone) k.streams[stream].head = id;
-    k.last[stream] = id;
+    f.last[stream] = id;
     ++k.end;
   }
   return true;
@@ -528,7 +540,7 @@ void Simulator::Impl::try_issue(std::uint32_t r, std::uint32_t completed) {
       if (st.blocker != kNone && st.blocker != completed) break;
       std::uint32_t n = 1;
       std::uint32_t last = st.head;  // last op of the group
-      std::uint32_t blocker = k.pending_dep(k.op(st.head));
+      std::uint32_t blocker = pending_dep(k, feeds[r], k.op(st.head));
       const std::uint32_t group = k.op(st.head).group;
       if (group != 0) {
         while (blocker == kNone) {
@@ -537,7 +549,7 @@ void Simulator::Impl::try_issue(std::uint32_t r, std::uint32_t completed) {
           }
           const std::uint32_t after = k.op(last).next;
           if (after == kNone || k.op(after).group != group) break;
-          blocker = k.pending_dep(k.op(after));
+          blocker = pending_dep(k, feeds[r], k.op(after));
           last = after;
           ++n;
         }
@@ -697,7 +709,7 @@ void Simulator::Impl::complete(std::uint32_t r, std::uint32_t i) {
   total = std::max(total, now);
   ++done;
   --k.streams[op.stream()].busy;
-  if (i == k.retired) retire(k);
+  if (i == k.retired) retire(r);
   try_issue(r, i);
 }
 
@@ -712,15 +724,17 @@ void Simulator::Impl::complete_instant() {
 }
 
 // Retires the rank's ops that are done and have no undone op before them, in program order.
-void Simulator::Impl::retire(Rank& k) {
+void Simulator::Impl::retire(std::uint32_t r) {
+  Rank& k = ranks[r];
   while (k.retired < k.end && k.op(k.retired).state == OpState::done) {
     const SimOp& o = k.op(k.retired);
-    account(k, o);
+    account(r, o);
     if (o.ndeps > 1) {  // the pool's entries up to this op's are no longer needed
-      const std::uint32_t dead = o.deps + o.ndeps - k.dep_base;
-      if (dead >= 64 && 2 * dead >= k.dep_pool.size()) {
-        k.dep_pool.erase(k.dep_pool.begin(), k.dep_pool.begin() + dead);
-        k.dep_base += dead;
+      RankFeed& f = feeds[r];
+      const std::uint32_t dead = o.deps + o.ndeps - f.dep_base;
+      if (dead >= 64 && 2 * dead >= f.dep_pool.size()) {
+        f.dep_pool.erase(f.dep_pool.begin(), f.dep_pool.begin() + dead);
+        f.dep_base += dead;
       }
     }
     ++k.retired;
@@ -729,8 +743,9 @@ void Simulator::Impl::retire(Rank& k) {
 
 // Folds a retired op into its rank's per-phase figures. With phases in program order, an op of a later
 // phase closes the open one: every op of it is retired, so its figures are final (finalise).
-void Simulator::Impl::account(Rank& k, const SimOp& o) {
-  if (!logs.empty()) logs[static_cast<std::size_t>(&k - ranks.data())].emplace_back(o.issued, o.ended);
+void Simulator::Impl::account(std::uint32_t r, const SimOp& o) {
+  Rank& k = ranks[r];
+  if (!logs.empty()) logs[r].emplace_back(o.issued, o.ended);
   PhaseAcc* acc = nullptr;
   if (phases_in_order) {
     if (k.open.any && k.open.phase != o.phase) {
@@ -741,8 +756,9 @@ void Simulator::Impl::account(Rank& k, const SimOp& o) {
     }
     acc = &k.open;
   } else {
-    if (k.all.size() <= o.phase) k.all.resize(static_cast<std::size_t>(o.phase) + 1);
-    acc = &k.all[o.phase];
+    std::vector<PhaseAcc>& all = feeds[r].all;
+    if (all.size() <= o.phase) all.resize(static_cast<std::size_t>(o.phase) + 1);
+    acc = &all[o.phase];
   }
   acc->any = true;
   acc->phase = o.phase;
@@ -823,17 +839,18 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
   exposed_total += static_cast<double>(exposed);
   if (phases_in_order && k.busy.size() >= 2 * k.busy_kept + 8) {
     std::erase_if(k.busy, [&](const auto& b) { return b.second <= keep_from; });
-    k.busy_kept = k.busy.size();
+    k.busy_kept = static_cast<std::uint32_t>(k.busy.size());
   }
 }
 
 // At the end of the run: the phases still open (all of them without phase order, in phase order).
 void Simulator::Impl::finish_accounts() {
-  for (Rank& k : ranks) {
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    Rank& k = ranks[r];
     if (phases_in_order) {
       if (k.open.any) finalise(k, k.open);
     } else {
-      for (PhaseAcc& acc : k.all) {
+      for (PhaseAcc& acc : feeds[r].all) {
         if (acc.any) finalise(k, acc);
       }
     }
@@ -1029,7 +1046,7 @@ void Simulator::Impl::report_stuck(const std::string& why) {
         const SimOp& op = k.op(st.head);
         std::string missing;
         for (std::uint32_t d = 0; d < op.ndeps; ++d) {
-          const std::uint32_t dep = k.dep(op, d);
+          const std::uint32_t dep = feeds[r].dep(op, d);
           if (!k.is_done(dep)) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", dep);
         }
         waiters.push_back({static_cast<std::int32_t>(r), st.head,
@@ -1064,7 +1081,7 @@ SimResult Simulator::Impl::results() {
   res.speedup = res.total.value > 0 ? res.single_gpu / res.total : 0.0;
   res.parallel_efficiency = nranks > 0 ? res.speedup / nranks : 0.0;  // as trace::summarize defines it
   res.peak_memory.reserve(static_cast<std::size_t>(nranks));
-  for (const Rank& k : ranks) res.peak_memory.push_back(k.resident + k.workspace);
+  for (const RankFeed& f : feeds) res.peak_memory.push_back(f.resident + f.workspace);
   res.links = network.usage(res.total);
   for (const auto& l : res.links) {
     const double u = res.total.value > 0 && l.capacity.value > 0
