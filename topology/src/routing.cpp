@@ -146,6 +146,24 @@ class Router {
         }
       }
     }
+    // The connected pieces of the part after the network (slots kDestSide, kDestCpu: one per node's
+    // host side, with its GPUs' arrivals), by union-find over its edges. No move leaves that part, so
+    // a state in it reaches only states of its own piece.
+    const std::size_t n_states = n * std::size_t{kSlots};
+    piece_.resize(n_states);
+    for (State v = 0; v < n_states; ++v) piece_[v] = static_cast<std::uint32_t>(v);
+    auto find = [&](std::uint32_t v) {
+      while (piece_[v] != v) v = piece_[v] = piece_[piece_[v]];
+      return v;
+    };
+    for (auto [it, end] = boost::edges(sg_); it != end; ++it) {
+      const State u = boost::source(*it, sg_);
+      const State v = boost::target(*it, sg_);
+      if (u % kSlots >= kDestSide && v % kSlots >= kDestSide) {
+        piece_[find(static_cast<std::uint32_t>(u))] = find(static_cast<std::uint32_t>(v));
+      }
+    }
+    for (State v = 0; v < n_states; ++v) piece_[v] = find(static_cast<std::uint32_t>(v));
     cache_.resize(gpus_.size());
     dist_.resize(n * std::size_t{kSlots}, kInf);
     final_.resize(n * std::size_t{kSlots}, 0);
@@ -231,7 +249,10 @@ class Router {
   // than the target's: states come out in label order, so the target and every state labelled no worse
   // are final by then — all that walk() reads (a predecessor on an optimal path is labelled no worse
   // than the state it leads to; a state not final is labelled worse than the target even now, so walk()
-  // rejects it as the complete run would). The routes are the same as with the whole tree.
+  // rejects it as the complete run would). With a target it also never enters the part after the
+  // network outside the target's piece (another node's host side, which cannot lead to it): no path
+  // to the target runs through those states, so no label walk() reads changes. The routes are the
+  // same as with the whole tree.
   //
   // Written here rather than Boost's dijkstra_shortest_paths: that labels and colours every state
   // before it starts, and even its no_init variant allocates and fills an index-in-heap map over all
@@ -239,8 +260,9 @@ class Router {
   // routing instructions at 512 GPUs) although most of its routes stay inside one node. This one
   // keeps its arrays between runs and resets only the states the last run reached; a binary heap with
   // lazy deletion (a state's stale entries are skipped once it is final) gives the same labels, which
-  // are unique. (A cross-node route still explores every state closer than its target: most of the
-  // fabric, ~0.4 s of routing at 4096 GPUs.)
+  // are unique. (A cross-node route explored every state closer than its target, every other node's
+  // host side included, until it kept out of the pieces that cannot lead there: ~0.4 s of routing at
+  // 4096 GPUs before.)
   struct Queued {
     Label label;
     State state;
@@ -255,6 +277,7 @@ class Router {
     dist_complete_ = false;
     // std::*_heap keep the greatest on top: "greater" is the worse label, so the best comes out first.
     const auto worse = [](const Queued& x, const Queued& y) { return LabelLess{}(y.label, x.label); };
+    const std::uint32_t keep = target ? piece_[*target] : 0;
     dist_[origin] = kZero;
     reached_.push_back(origin);
     heap_.push_back(Queued{kZero, origin});
@@ -267,6 +290,7 @@ class Router {
       if (target && LabelLess{}(dist_[*target], dist_[u])) return;
       for (auto [it, end] = boost::out_edges(u, sg_); it != end; ++it) {
         const State v = boost::target(*it, sg_);
+        if (target && v % kSlots >= kDestSide && piece_[v] != keep) continue;
         const Label via = LabelCombine{}(dist_[u], sg_[*it].w);
         if (!LabelLess{}(via, dist_[v])) continue;
         if (dist_[v].lat == kInfLat) reached_.push_back(v);
@@ -275,7 +299,7 @@ class Router {
         std::push_heap(heap_.begin(), heap_.end(), worse);
       }
     }
-    dist_complete_ = true;  // ran to the end: the whole tree
+    dist_complete_ = !target;  // ran to the end: the whole tree, unless parts were kept out
   }
 
   // From the destination's arrival state back to the origin, through predecessors that keep the
@@ -307,6 +331,7 @@ class Router {
   StateGraph sg_;
   std::vector<Hop> hops_;                              // by directed link id
   std::vector<SourceRoutes> cache_;   // by source GPU, filled lazily
+  std::vector<std::uint32_t> piece_;  // by state after the network: its piece's root (see the constructor)
   std::vector<Label> dist_;           // Dijkstra distances from dist_source_, by state (kInf: not reached)
   std::vector<char> final_;           // by state: its label in dist_ is final (it left the heap)
   std::vector<State> reached_;        // the states the last run labelled
