@@ -940,14 +940,17 @@ void Simulator::Impl::gpu_finish(const Event& ev) {
 // far is kept, only the remaining work is re-timed.
 void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
   Gpu& gpu = gpus[static_cast<std::size_t>(g)];
+  double f = 1.0;
   if (begin) {
     gpu.transfers.push_back(factor);
+    if (factor <= gpu.factor) return;  // the largest stands (a ring's two transfers of a GPU mostly alike)
+    f = factor;
   } else {
     gpu.transfers.erase(std::find(gpu.transfers.begin(), gpu.transfers.end(), factor));
+    if (factor < gpu.factor) return;  // not the largest: the largest stands
+    for (const double x : gpu.transfers) f = std::max(f, x);
+    if (f == gpu.factor) return;
   }
-  double f = 1.0;
-  for (const double x : gpu.transfers) f = std::max(f, x);
-  if (f == gpu.factor) return;
   gpu_advance(gpu);
   gpu.factor = f;
   if (!gpu.running.empty()) gpu_changed(static_cast<std::uint32_t>(g), kNone);

@@ -327,3 +327,57 @@ TEST_CASE("a transfer of a later phase that began before earlier phases' compute
   CHECK(rolling.overlap_pct == doctest::Approx(100.0 * (1.0 - 67.0 / 82.0)));
   check_same_phases(rolling, at_end);
 }
+
+namespace {
+// The unit model, except that a transfer whose route starts on link 0 slows its GPUs' kernels by
+// `on_link0` and any other by `elsewhere`.
+class RouteInterference final : public CostModel {
+ public:
+  RouteInterference(double on_link0, double elsewhere) : base_(unit_params()), a_(on_link0), b_(elsewhere) {}
+  Time op_time(const ir::Workload& w, const ir::RankProgram& r, const ir::Op& op) const override { return base_.op_time(w, r, op); }
+  TransferCost transfer(Bytes bytes, const topology::Route& route) const override { return base_.transfer(bytes, route); }
+  Bandwidth link_capacity(const topology::Hop& hop) const override { return base_.link_capacity(hop); }
+  double interference(const topology::Route& route) const override { return route.hops.front().link == 0 ? a_ : b_; }
+  Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& r) const override { return base_.resident_memory(w, r); }
+  Bytes op_memory(const ir::Workload& w, const ir::Op& op) const override { return base_.op_memory(w, op); }
+
+ private:
+  SimpleCostModel base_;
+  double a_, b_;
+};
+}  // namespace
+
+TEST_CASE("interference: a kernel runs slowed by the largest factor of its GPU's transfers in flight") {
+  // Rank 0 runs a 12 ms GEMM (1.2e10 FLOPs at 1 TFLOP/s) while it sends 3 MB to rank 1 (link 0, 3 ms
+  // at 1 GB/s) and 6 MB to rank 2 (link 2, 6 ms), both from t = 0. Progress is 1/f of idle speed:
+  // factors 3 (link 0) and 1.5: 1 ms done by 3 ms, 3 - 1 = 2 more by 6 ms, 9 left: ends at 15 ms.
+  // Swapped (1.5 on the short one, 3 on the long one): 6/3 = 2 ms done by 6 ms, 10 left: 16 ms.
+  auto schedule = [] {
+    auto s = hand(3, Bytes(6'000'000));
+    ir::Op gemm;
+    gemm.id = 0;
+    gemm.stream = ir::Stream::compute;
+    gemm.kind = ir::Gemm{1000, 1000, 6000, 0, 0, 0, Flops(1.2e10)};
+    s.ranks[0].ops = {gemm, comm_op(1, send(1, Bytes(3'000'000), 0), 1), comm_op(2, send(2, Bytes(6'000'000), 0), 1)};
+    s.ranks[1].ops = {comm_op(0, recv(0, Bytes(3'000'000), 0))};
+    s.ranks[2].ops = {comm_op(0, recv(0, Bytes(6'000'000), 0))};
+    return s;
+  }();
+  TablePlatform p(3);
+  p.set_route(0, 1, topology::Route{{hop(0, 1e9), hop(1, 1e9)}});
+  p.set_route(0, 2, topology::Route{{hop(2, 1e9), hop(3, 1e9)}});
+  for (const bool long_slows_more : {false, true}) {
+    CAPTURE(long_slows_more);
+    const RouteInterference cost(long_slows_more ? 1.5 : 3.0, long_slows_more ? 3.0 : 1.5);
+    const auto res = simulate(schedule, p, identity(3), cost);
+    std::size_t seen = 0;
+    for (const auto& rec : res.trace.records) {
+      if (rec.rank != 0 || rec.op != 0) continue;
+      ++seen;
+      CHECK(rec.start == Time{0});
+      CHECK(rec.end == seconds(long_slows_more ? 0.016 : 0.015));
+    }
+    CHECK(seen == 1);
+    CHECK(res.total == seconds(long_slows_more ? 0.016 : 0.015));
+  }
+}
