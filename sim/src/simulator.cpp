@@ -817,19 +817,33 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
   scratch.assign(std::partition_point(k.busy.begin(), k.busy.end(),
                                       [&](const auto& b) { return b.second <= first_begin; }),
                  k.busy.end());
-  const std::size_t retired_part = scratch.size();
   // The earliest a transfer not finalised yet began (one not begun yet begins at now or later): no
   // compute interval ending before it matters again.
+  // The window's started kernels join the list merged as they come, while they come in time order
+  // (one compute stream); one out of order leaves it to merge_intervals. The union is the same.
   Time keep_from = now;
+  bool merged = true;
   for (std::uint32_t i = k.retired; i < k.end; ++i) {
     const SimOp& o = k.op(i);
     if (o.cls() == OpClass::gpu && o.state >= OpState::running) {
-      scratch.emplace_back(o.issued, o.state == OpState::done ? o.ended : now);
+      const Time from = o.issued;
+      const Time to = o.state == OpState::done ? o.ended : now;
+      if (to <= from) continue;  // empty: covers nothing
+      if (merged && !scratch.empty() && from >= scratch.back().first) {
+        if (from <= scratch.back().second) {
+          scratch.back().second = std::max(scratch.back().second, to);
+        } else {
+          scratch.emplace_back(from, to);
+        }
+      } else {
+        merged = merged && scratch.empty();
+        scratch.emplace_back(from, to);
+      }
     } else if (o.is_comm() && o.state >= OpState::running) {
       keep_from = std::min(keep_from, Time(o.x));
     }
   }
-  if (scratch.size() > retired_part) merge_intervals(scratch);
+  if (!merged) merge_intervals(scratch);
   std::size_t hint = 0;
   const std::int64_t len = interval_length(acc.xfers);
   const std::int64_t exposed = len - overlap_length(acc.xfers, scratch, hint);

@@ -381,3 +381,36 @@ TEST_CASE("interference: a kernel runs slowed by the largest factor of its GPU's
     CHECK(res.total == seconds(long_slows_more ? 0.016 : 0.015));
   }
 }
+
+TEST_CASE("exposed communication: kernels of two compute streams cover a transfer in whatever order they started") {
+  // Rank 0: a 2 MB send (phase 0, [0, 2 ms) at 1 GB/s); a GEMM of 3 ms of work on compute_aux after
+  // it (phase 1); one of 6 ms on compute with no dependency (phase 1), running alone from 0, then
+  // sharing the GPU from 2 ms at half speed each: the first ends at 2 + 6 = 8 ms, the second, with
+  // 4 - 3 = 1 ms left, at 9 ms. Phase 0 closes when the first retires, at 8 ms, with the second
+  // still running: the window's kernels come the later-started first ([2, 8), [0, 8)), and together
+  // they cover the whole transfer: exposed 0, not 2 ms. (Rank 1 receives beside a 3 ms GEMM of phase
+  // 0, so its own side of the transfer is covered too: the phase's figure is the larger of the two.)
+  auto s = hand(2, Bytes(2'000'000));
+  auto gemm = [](ir::OpId id, ir::Stream stream, std::int64_t flops, std::vector<ir::OpId> deps) {
+    ir::Op op;
+    op.id = id;
+    op.stream = stream;
+    op.phase = 1;
+    op.deps.assign(deps.begin(), deps.end());
+    op.kind = ir::Gemm{1, 1, 1, 0, 0, 0, Flops(flops)};
+    return op;
+  };
+  s.ranks[0].ops = {comm_op(0, send(1, Bytes(2'000'000), 0)), gemm(1, ir::Stream::compute_aux, 3'000'000'000, {0}),
+                    gemm(2, ir::Stream::compute, 6'000'000'000, {})};
+  ir::Op cover = gemm(1, ir::Stream::compute, 3'000'000'000, {});
+  cover.phase = 0;
+  s.ranks[1].ops = {comm_op(0, recv(0, Bytes(2'000'000), 0)), cover};
+  TablePlatform p(2);
+  p.set_route(0, 1, topology::Route{{hop(0, 1e9)}});
+  const SimpleCostModel cost(unit_params());
+  const auto res = simulate(s, p, identity(2), cost);
+  REQUIRE(res.phases.size() == 2);
+  CHECK(res.phases[0].comm == seconds(0.002));
+  CHECK(res.phases[0].exposed_comm == Time{0});
+  CHECK(res.total == seconds(0.009));
+}
