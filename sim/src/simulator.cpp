@@ -130,7 +130,7 @@ struct alignas(64) Rank {
   PhaseAcc open;
   std::vector<std::pair<Time, Time>> busy;  // compute intervals retired, pruned (see finalise)
   Time prev_end{0};                         // how far the finalised phases moved the finish line
-  bool busy_merged = true;                  // busy is sorted and disjoint (see add_busy)
+  bool busy_merged = true;                  // busy is sorted and disjoint (see add_merged)
 
   [[nodiscard]] SimOp& op(std::uint32_t i) noexcept { return ring[i & mask]; }
   [[nodiscard]] const SimOp& op(std::uint32_t i) const noexcept { return ring[i & mask]; }
@@ -162,6 +162,26 @@ struct RankFeed {
     return o.ndeps == 1 ? o.deps : dep_pool[o.deps - dep_base + k];
   }
 };
+
+// Adds [from, to) to the compute intervals `v`, merged as they come while they come in time order (on
+// one compute stream kernels start and retire in the order they ran), so the list stays short; one
+// out of order clears `merged` and leaves the list to merge_intervals. Either way the union is the same.
+void add_merged(std::vector<std::pair<Time, Time>>& v, bool& merged, Time from, Time to) {
+  if (to <= from) return;  // empty: covers nothing
+  if (merged && !v.empty()) {
+    auto& last = v.back();
+    if (from >= last.first) {
+      if (from <= last.second) {
+        last.second = std::max(last.second, to);
+      } else {
+        v.emplace_back(from, to);
+      }
+      return;
+    }
+    merged = false;
+  }
+  v.emplace_back(from, to);
+}
 
 // A dependency of `o` (an op of rank k, whose feed is f) not done yet (kNone: all done).
 [[nodiscard]] std::uint32_t pending_dep(const Rank& k, const RankFeed& f, const SimOp& o) noexcept {
@@ -335,7 +355,6 @@ struct Simulator::Impl {
   void complete_instant();
   void retire(std::uint32_t r);
   void account(std::uint32_t r, const SimOp& o);
-  static void add_busy(Rank& k, Time from, Time to);
   void finalise(Rank& k, PhaseAcc& acc);
   void finish_accounts();
   void gpu_add(std::uint32_t r, std::uint32_t i);
@@ -765,30 +784,10 @@ void Simulator::Impl::account(std::uint32_t r, const SimOp& o) {
   acc->end = std::max(acc->end, o.ended);
   if (o.cls() == OpClass::gpu) {
     acc->compute += (o.ended - o.issued).value;
-    add_busy(k, o.issued, o.ended);
+    add_merged(k.busy, k.busy_merged, o.issued, o.ended);  // retired: finalise merges it if out of order
   } else if (o.is_comm()) {
     acc->xfers.emplace_back(Time(o.x), o.ended);
   }
-}
-
-// A retired compute interval into k.busy, merged as it comes while intervals come in time order (one
-// compute stream: they retire in the order they ran), so the list stays a few entries long; one out of
-// order leaves it to finalise's merge_intervals. Either way the union is the same.
-void Simulator::Impl::add_busy(Rank& k, Time from, Time to) {
-  if (to <= from) return;  // empty: covers nothing
-  if (k.busy_merged && !k.busy.empty()) {
-    auto& last = k.busy.back();
-    if (from >= last.first) {
-      if (from <= last.second) {
-        last.second = std::max(last.second, to);
-      } else {
-        k.busy.emplace_back(from, to);
-      }
-      return;
-    }
-    k.busy_merged = false;
-  }
-  k.busy.emplace_back(from, to);
 }
 
 // The phase's figures into the run's (PhaseStats: the maximum over ranks). Its transfers' exposed part
@@ -817,28 +816,15 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
   scratch.assign(std::partition_point(k.busy.begin(), k.busy.end(),
                                       [&](const auto& b) { return b.second <= first_begin; }),
                  k.busy.end());
+  // The window's started kernels join that list as add_merged does (busy's part of it is merged).
   // The earliest a transfer not finalised yet began (one not begun yet begins at now or later): no
   // compute interval ending before it matters again.
-  // The window's started kernels join the list merged as they come, while they come in time order
-  // (one compute stream); one out of order leaves it to merge_intervals. The union is the same.
-  Time keep_from = now;
   bool merged = true;
+  Time keep_from = now;
   for (std::uint32_t i = k.retired; i < k.end; ++i) {
     const SimOp& o = k.op(i);
     if (o.cls() == OpClass::gpu && o.state >= OpState::running) {
-      const Time from = o.issued;
-      const Time to = o.state == OpState::done ? o.ended : now;
-      if (to <= from) continue;  // empty: covers nothing
-      if (merged && !scratch.empty() && from >= scratch.back().first) {
-        if (from <= scratch.back().second) {
-          scratch.back().second = std::max(scratch.back().second, to);
-        } else {
-          scratch.emplace_back(from, to);
-        }
-      } else {
-        merged = merged && scratch.empty();
-        scratch.emplace_back(from, to);
-      }
+      add_merged(scratch, merged, o.issued, o.state == OpState::done ? o.ended : now);
     } else if (o.is_comm() && o.state >= OpState::running) {
       keep_from = std::min(keep_from, Time(o.x));
     }

@@ -24,6 +24,17 @@ ir::Op comm_op(ir::OpId id, ir::OpKind kind, std::uint32_t group = 0) {
   return op;
 }
 
+// A (1000 x k) by (k x 1000) GEMM: 2e6 k FLOPs, k / 500 ms at the unit model's 1 TFLOP/s.
+ir::Op gemm_op(ir::OpId id, ir::Stream stream, std::uint32_t phase, std::int64_t k, std::vector<ir::OpId> deps = {}) {
+  ir::Op op;
+  op.id = id;
+  op.stream = stream;
+  op.phase = phase;
+  op.deps.assign(deps.begin(), deps.end());
+  op.kind = ir::Gemm{1000, 1000, k, 0, 0, 0, Flops(2'000'000 * k)};
+  return op;
+}
+
 // A schedule of `ranks` ranks whose programs are given op by op (buffers: one of `bytes`).
 ir::Schedule hand(std::int32_t ranks, Bytes bytes) {
   ir::Schedule s;
@@ -354,11 +365,7 @@ TEST_CASE("interference: a kernel runs slowed by the largest factor of its GPU's
   // Swapped (1.5 on the short one, 3 on the long one): 6/3 = 2 ms done by 6 ms, 10 left: 16 ms.
   auto schedule = [] {
     auto s = hand(3, Bytes(6'000'000));
-    ir::Op gemm;
-    gemm.id = 0;
-    gemm.stream = ir::Stream::compute;
-    gemm.kind = ir::Gemm{1000, 1000, 6000, 0, 0, 0, Flops(1.2e10)};
-    s.ranks[0].ops = {gemm, comm_op(1, send(1, Bytes(3'000'000), 0), 1), comm_op(2, send(2, Bytes(6'000'000), 0), 1)};
+    s.ranks[0].ops = {gemm_op(0, ir::Stream::compute, 0, 6000), comm_op(1, send(1, Bytes(3'000'000), 0), 1), comm_op(2, send(2, Bytes(6'000'000), 0), 1)};
     s.ranks[1].ops = {comm_op(0, recv(0, Bytes(3'000'000), 0))};
     s.ranks[2].ops = {comm_op(0, recv(0, Bytes(6'000'000), 0))};
     return s;
@@ -391,20 +398,9 @@ TEST_CASE("exposed communication: kernels of two compute streams cover a transfe
   // they cover the whole transfer: exposed 0, not 2 ms. (Rank 1 receives beside a 3 ms GEMM of phase
   // 0, so its own side of the transfer is covered too: the phase's figure is the larger of the two.)
   auto s = hand(2, Bytes(2'000'000));
-  auto gemm = [](ir::OpId id, ir::Stream stream, std::int64_t flops, std::vector<ir::OpId> deps) {
-    ir::Op op;
-    op.id = id;
-    op.stream = stream;
-    op.phase = 1;
-    op.deps.assign(deps.begin(), deps.end());
-    op.kind = ir::Gemm{1, 1, 1, 0, 0, 0, Flops(flops)};
-    return op;
-  };
-  s.ranks[0].ops = {comm_op(0, send(1, Bytes(2'000'000), 0)), gemm(1, ir::Stream::compute_aux, 3'000'000'000, {0}),
-                    gemm(2, ir::Stream::compute, 6'000'000'000, {})};
-  ir::Op cover = gemm(1, ir::Stream::compute, 3'000'000'000, {});
-  cover.phase = 0;
-  s.ranks[1].ops = {comm_op(0, recv(0, Bytes(2'000'000), 0)), cover};
+  s.ranks[0].ops = {comm_op(0, send(1, Bytes(2'000'000), 0)), gemm_op(1, ir::Stream::compute_aux, 1, 1500, {0}),
+                    gemm_op(2, ir::Stream::compute, 1, 3000)};
+  s.ranks[1].ops = {comm_op(0, recv(0, Bytes(2'000'000), 0)), gemm_op(1, ir::Stream::compute, 0, 1500)};
   TablePlatform p(2);
   p.set_route(0, 1, topology::Route{{hop(0, 1e9)}});
   const SimpleCostModel cost(unit_params());
