@@ -165,8 +165,8 @@ class Router {
     }
     for (State v = 0; v < n_states; ++v) piece_[v] = find(static_cast<std::uint32_t>(v));
     cache_.resize(gpus_.size());
-    dist_.resize(n * std::size_t{kSlots}, kInf);
-    final_.resize(n * std::size_t{kSlots}, 0);
+    dist_.resize(n_states, kInf);
+    final_.resize(n_states, 0);
   }
 
   // Which GPUs every GPU reaches, via the strongly connected components of the state graph: Tarjan
