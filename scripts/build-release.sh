@@ -6,12 +6,14 @@
 # one at 128 ranks with each schedule variant) to record where its time goes, then everything asked
 # for is rebuilt with that profile. The simulator runs ~10% fewer instructions
 # (docs/simulator.md, "Scale"). RINGLAB_PGO=0, or a compiler other than GCC, builds without it.
-# Outputs are the same either way.
+# Outputs are the same either way. The code is for this machine's CPU (-march=native: the binaries run
+# where they are built); RINGLAB_NATIVE=0 builds for any x86-64 (or whatever the compiler targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${RINGLAB_RELEASE_DIR:-build/release}
 targets=("${@:-ringlab}")
-common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DRINGLAB_TESTS=OFF -DRINGLAB_BENCH=ON)
+common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DRINGLAB_TESTS=OFF -DRINGLAB_BENCH=ON
+        -DRINGLAB_NATIVE="$([[ ${RINGLAB_NATIVE:-1} == 0 ]] && echo OFF || echo ON)")
 
 if [[ ${RINGLAB_PGO:-1} == 0 ]] || ! "${CXX:-c++}" --version 2>/dev/null | grep -q "Free Software Foundation"; then
   cmake -S . -B "$dir" "${common[@]}" -DRINGLAB_PGO=
