@@ -141,6 +141,22 @@ struct alignas(64) Rank {
 
 static_assert(sizeof(Rank) == 256, "Rank: 4 cache lines, all prefetched for each of its events (see prefetch_for)");
 
+// What an Attend or AttendGrad's time and memory depend on when the cost model prices them by shape
+// (CostModel::attend_cost_by_shape).
+struct AttendKey {
+  std::int64_t q = 0;
+  std::int64_t kv = 0;
+  std::int64_t flops = 0;
+  std::int32_t heads = 0;
+  ir::Mask mask = ir::Mask::full;
+  bool grad = false;
+  friend bool operator==(const AttendKey&, const AttendKey&) = default;
+};
+template <class A>
+AttendKey attend_key(const A& a) noexcept {
+  return AttendKey{a.q.tokens, a.kv.tokens, a.flops.value, a.heads, a.mask, std::is_same_v<A, ir::AttendGrad>};
+}
+
 // The rest of a rank: what compiling its next ops touches (once per ring step, not per event), the
 // dependency lists of ops with several, phases kept out of order, and its memory.
 struct RankFeed {
@@ -149,6 +165,10 @@ struct RankFeed {
   // The time of the rank's last Merge op, which comes back alike step after step (a model lookup
   // touching the rank's buffers otherwise).
   std::optional<std::pair<ir::Merge, Time>> merge_time;
+  // The shape and time of its last attention block priced, when the model prices them by shape.
+  AttendKey attend_key;
+  Time attend_time{0};
+  bool attend_priced = false;
   // Dependencies of ops with more than one: pool index k (absolute) is dep_pool[k - dep_base].
   std::vector<std::uint32_t> dep_pool;
   std::uint32_t dep_base = 0;
@@ -341,6 +361,7 @@ struct Simulator::Impl {
   Flops attend_flops{0};       // sum over Attend ops (for single_gpu_time, without another IR pass)
   Flops attend_grad_flops{0};  // sum over AttendGrad ops
   bool ran = false;
+  bool attend_by_shape = false;  // cost.attend_cost_by_shape()
 
   void setup();
   bool compile_more(std::uint32_t r);
@@ -438,6 +459,7 @@ void Simulator::Impl::setup() {
   gpus.resize(static_cast<std::size_t>(platform.gpu_count()));
   gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
+  attend_by_shape = cost.attend_cost_by_shape();
   ranks = std::vector<Rank>(nranks);
   feeds = std::vector<RankFeed>(nranks);
   if (options.record_trace || options.trace_sink) logs.resize(nranks);
@@ -522,20 +544,42 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
       so.tag = rcv->tag;
       so.x = rcv->data.bytes.value;
     } else {
-      if (const auto* a = std::get_if<ir::Attend>(&op.kind)) attend_flops += a->flops;
-      else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) attend_grad_flops += g->flops;
       const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
       cls = compute_stream ? OpClass::gpu : OpClass::timed;
-      const auto* merge = std::get_if<ir::Merge>(&op.kind);
-      if (merge != nullptr && f.merge_time && f.merge_time->first == *merge) {
-        so.x = f.merge_time->second.value;
-      } else {
-        so.x = cost.op_time(schedule.workload, header, op).value;
-        if (merge != nullptr) f.merge_time.emplace(*merge, Time(so.x));
+      // An attention block of the shape last priced takes that price (its memory is counted already).
+      AttendKey key;
+      bool shaped = false;
+      if (const auto* a = std::get_if<ir::Attend>(&op.kind)) {
+        attend_flops += a->flops;
+        shaped = attend_by_shape;
+        if (shaped) key = attend_key(*a);
+      } else if (const auto* g = std::get_if<ir::AttendGrad>(&op.kind)) {
+        attend_grad_flops += g->flops;
+        shaped = attend_by_shape;
+        if (shaped) key = attend_key(*g);
       }
-      if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
+      const auto* merge = std::get_if<ir::Merge>(&op.kind);
+      if (shaped && f.attend_priced && key == f.attend_key) {
+        so.x = f.attend_time.value;
+      } else {
+        if (merge != nullptr && f.merge_time && f.merge_time->first == *merge) {
+          so.x = f.merge_time->second.value;
+        } else {
+          so.x = cost.op_time(schedule.workload, header, op).value;
+          if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
+          if (merge != nullptr) f.merge_time.emplace(*merge, Time(so.x));
+        }
+        f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
+        if (shaped) {
+          f.attend_key = key;
+          f.attend_time = Time(so.x);
+          f.attend_priced = true;
+        }
+      }
     }
-    f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
+    if (cls == OpClass::send || cls == OpClass::recv) {
+      f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
+    }
     so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2);
     if (f.last[stream] != kNone && f.last[stream] >= k.retired) k.op(f.last[stream]).next = id;
     if (k.streams[stream].head == kNone) k.streams[stream].head = id;

@@ -114,3 +114,59 @@ TEST_CASE("compile: a stream's next op hundreds of ops further on") {
   CHECK(record(res, 0, 601).end.value == 3'000'000);
   CHECK(record(res, 1, 1).end.value == 3'000'000);
 }
+
+namespace {
+// The simple model, counting the attention blocks it prices; each block's workspace is 16 bytes per
+// query row, and it says whether blocks may be priced by shape.
+class CountingModel final : public CostModel {
+ public:
+  CountingModel(SimpleCostModel::Params p, bool by_shape) : simple_(p), by_shape_(by_shape) {}
+  Time op_time(const ir::Workload& w, const ir::RankProgram& rank, const ir::Op& op) const override {
+    if (std::holds_alternative<ir::Attend>(op.kind)) ++priced;
+    return simple_.op_time(w, rank, op);
+  }
+  TransferCost transfer(Bytes bytes, const topology::Route& route) const override { return simple_.transfer(bytes, route); }
+  Bandwidth link_capacity(const topology::Hop& hop) const override { return simple_.link_capacity(hop); }
+  double interference(const topology::Route& route) const override { return simple_.interference(route); }
+  Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const override {
+    return simple_.resident_memory(w, rank);
+  }
+  Bytes op_memory(const ir::Workload& /*w*/, const ir::Op& op) const override {
+    const auto* a = std::get_if<ir::Attend>(&op.kind);
+    return Bytes(a != nullptr && a->mask != ir::Mask::skip ? 16 * a->q.tokens : 0);
+  }
+  bool attend_cost_by_shape() const override { return by_shape_; }
+  mutable int priced = 0;
+
+ private:
+  SimpleCostModel simple_;
+  bool by_shape_;
+};
+}  // namespace
+
+TEST_CASE("compile: a model that prices attention by shape is asked once per run of one shape, with the same results") {
+  // Causal ring, P = 8: rank r's blocks are the diagonal (partial), then r full ones, then 7 - r skipped
+  // ones. Priced by shape, a rank asks at each change of shape: ranks 0 and 7 twice, the others three
+  // times, 2 + 6 * 3 + 2 = 22 calls; otherwise once per block, 64. Plus one either way: the whole
+  // attention on one GPU (SimResult::single_gpu).
+  const auto s = make(mha(8 * 512, true), "ring", 8);
+  const auto platform = star(8, Bandwidth(1e9));
+  CountingModel each(unit_params(), false);
+  CountingModel shaped(unit_params(), true);
+  const SimResult a = simulate(s, platform, identity(8), each);
+  const SimResult b = simulate(s, platform, identity(8), shaped);
+  CHECK(each.priced == 64 + 1);
+  CHECK(shaped.priced == 22 + 1);
+  CHECK(a.total == b.total);
+  REQUIRE(a.phases.size() == b.phases.size());
+  for (std::size_t p = 0; p < a.phases.size(); ++p) {
+    CHECK(a.phases[p].time == b.phases[p].time);
+    CHECK(a.phases[p].compute == b.phases[p].compute);
+    CHECK(a.phases[p].exposed_comm == b.phases[p].exposed_comm);
+  }
+  // The diagonal's and the full blocks' workspace (16 x 512 rows) counts once priced, as before.
+  CHECK(a.peak_memory == b.peak_memory);
+  Bytes buffers{0};
+  for (const auto& buf : s.ranks[3].buffers) buffers += buf.bytes;
+  CHECK(b.peak_memory[3] == buffers + Bytes(16 * 512));
+}

@@ -46,6 +46,9 @@ class ModelsCostModel final : public CostModel {
   [[nodiscard]] Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;
   /// Memory model: the op's kernel workspace.
   [[nodiscard]] Bytes op_memory(const ir::Workload& w, const ir::Op& op) const override;
+  /// True: the compute model times a block by models::AttendShape, and its workspace by its q rows,
+  /// heads and mask.
+  [[nodiscard]] bool attend_cost_by_shape() const override { return true; }
 
  private:
   const models::ComputeModel& compute_;

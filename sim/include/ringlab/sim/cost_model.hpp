@@ -42,6 +42,12 @@ class CostModel {
   [[nodiscard]] virtual Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const = 0;
   /// Memory `op` needs only while it runs (a kernel's workspace).
   [[nodiscard]] virtual Bytes op_memory(const ir::Workload& w, const ir::Op& op) const = 0;
+  /// True when op_time and op_memory of an Attend or AttendGrad depend only on its shape: which of the
+  /// two it is, its q and kv row counts, heads, mask and FLOPs (with the workload and the rank's
+  /// buffers), not on the buffers, rows or token positions it names. The simulator then prices one op
+  /// of a shape and reuses the figures for the rank's next ops of that shape (a ring's blocks are a few
+  /// shapes). False, the default: every op is priced.
+  [[nodiscard]] virtual bool attend_cost_by_shape() const { return false; }
 };
 
 /// The simplest faithful model, for tests and for hand derivations: every compute op runs at a constant
@@ -67,6 +73,7 @@ class SimpleCostModel final : public CostModel {
   [[nodiscard]] double interference(const topology::Route& route) const override;  ///< see class
   [[nodiscard]] Bytes resident_memory(const ir::Workload& w, const ir::RankProgram& rank) const override;  ///< see class
   [[nodiscard]] Bytes op_memory(const ir::Workload& w, const ir::Op& op) const override;  ///< none
+  [[nodiscard]] bool attend_cost_by_shape() const override { return true; }  ///< FLOPs and mask only
   [[nodiscard]] const Params& params() const noexcept { return p_; }  ///< its parameters
 
  private:
