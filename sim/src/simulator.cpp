@@ -390,11 +390,13 @@ struct Simulator::Impl {
   // Starts loading what an upcoming event will touch while this one is handled: at large P every
   // event is about another rank, whose state has left the nearest caches since that rank's last event.
   // In two stages, so that no prefetch waits on a load: far ahead (Near false), the rank's whole
-  // record and its GPU, or a flow's record, found from the small hot tables; nearer, what those lines
-  // point to: the rank's live window, the links of its last paths and the tails of its phase lists, or
-  // the flow's links. (Measured side by side at P = 4096: 20-25% faster than none. No gain from a
-  // third stage for the peers' posted lists, from the generator's cursor, nor from running the near
-  // stage again for the next event to pop.)
+  // record, the first line of its feed and its GPU, or a flow's record, found from the small hot
+  // tables; nearer, what those lines point to: the rank's live window, the links of its last paths, the
+  // tails of its phase lists and the generator's cursor (the first two lines: a ring rank compiles
+  // once a step, and the cursor and feed were a third of compile_more's time at 4096 ranks), or the
+  // flow's links. (Measured side by side at P = 4096: 20-25% faster than none; the cursor and feed
+  // line 0.90 of the time without. No gain from a third stage for the peers' posted lists, nor from
+  // running the near stage again for the next event to pop; the feed's other lines, 1.10.)
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
     auto rank = [&](std::uint32_t r) __attribute__((always_inline)) {
@@ -408,10 +410,15 @@ struct Simulator::Impl {
         if (k.recv_path != kNoPath) network.prefetch_path(k.recv_path);
         if (!k.busy.empty()) prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) prefetch(&k.open.xfers.back());
+        if (const ir::OpCursor* c = feeds[r].cursor.get(); c != nullptr) {
+          prefetch(c);
+          prefetch(reinterpret_cast<const char*>(c) + 64);
+        }
       } else {
         for (std::size_t line = 0; line < sizeof(Rank); line += 64) {
           prefetch(reinterpret_cast<const char*>(&k) + line);
         }
+        prefetch(&feeds[r]);
       }
     };
     auto gpu = [&](std::size_t g) {
