@@ -538,6 +538,7 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
       }
     }
     OpClass cls = OpClass::gpu;
+    bool known = false;  // its time and memory are the rank's last attention block's (see below)
     if (const auto* snd = std::get_if<ir::Send>(&op.kind)) {
       if (snd->peer < 0 || snd->peer >= peers) throw ValidationError(fmt::format("rank {} op {} sends to rank {}", r, id, snd->peer));
       cls = OpClass::send;
@@ -553,7 +554,6 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
     } else {
       const bool compute_stream = op.stream == ir::Stream::compute || op.stream == ir::Stream::compute_aux;
       cls = compute_stream ? OpClass::gpu : OpClass::timed;
-      // An attention block of the shape last priced takes that price (its memory is counted already).
       AttendKey key;
       bool shaped = false;
       if (const auto* a = std::get_if<ir::Attend>(&op.kind)) {
@@ -565,28 +565,25 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
         shaped = attend_by_shape;
         if (shaped) key = attend_key(*g);
       }
+      // An attention block of the shape last priced takes that price; its memory is counted already.
+      known = shaped && f.attend_priced && key == f.attend_key;
       const auto* merge = std::get_if<ir::Merge>(&op.kind);
-      if (shaped && f.attend_priced && key == f.attend_key) {
+      if (known) {
         so.x = f.attend_time.value;
+      } else if (merge != nullptr && f.merge_time && f.merge_time->first == *merge) {
+        so.x = f.merge_time->second.value;
       } else {
-        if (merge != nullptr && f.merge_time && f.merge_time->first == *merge) {
-          so.x = f.merge_time->second.value;
-        } else {
-          so.x = cost.op_time(schedule.workload, header, op).value;
-          if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
-          if (merge != nullptr) f.merge_time.emplace(*merge, Time(so.x));
-        }
-        f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
-        if (shaped) {
-          f.attend_key = key;
-          f.attend_time = Time(so.x);
-          f.attend_priced = true;
-        }
+        so.x = cost.op_time(schedule.workload, header, op).value;
+        if (so.x < 0) throw ValidationError(fmt::format("rank {} op {}: negative op time", r, id));
+        if (merge != nullptr) f.merge_time.emplace(*merge, Time(so.x));
+      }
+      if (shaped && !known) {
+        f.attend_key = key;
+        f.attend_time = Time(so.x);
+        f.attend_priced = true;
       }
     }
-    if (cls == OpClass::send || cls == OpClass::recv) {
-      f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
-    }
+    if (!known) f.workspace = std::max(f.workspace, cost.op_memory(schedule.workload, op));
     so.bits = static_cast<std::uint8_t>(static_cast<unsigned>(cls) | stream << 2);
     if (f.last[stream] != kNone && f.last[stream] >= k.retired) k.op(f.last[stream]).next = id;
     if (k.streams[stream].head == kNone) k.streams[stream].head = id;
