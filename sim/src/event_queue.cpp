@@ -69,6 +69,20 @@ void EventQueue::cancel(Slot slot) {
   }
 }
 
+void EventQueue::move_keeping_seq(Slot slot, Time time, const Event& ev) {
+  const Where w = where_[slot];
+  const Entry& old = w.lane == kHeap ? heap_[w.pos] : lanes_[w.lane].data[w.pos & lanes_[w.lane].mask];
+  // The heap takes any key; a lane only keys in push order.
+  const Entry e{time.value, (old.key & ~std::uint64_t{3}) | static_cast<std::uint64_t>(ev.type), ev.target, slot};
+  ++superseded_;
+  if (w.lane == kHeap) {
+    heap_erase(w.pos);
+  } else {
+    lane_kill(w.lane, w.pos);
+  }
+  heap_push(e);
+}
+
 std::size_t EventQueue::size() const noexcept {
   std::size_t n = heap_.size();
   for (const Lane& l : lanes_) n += l.tail - l.head - l.dead;

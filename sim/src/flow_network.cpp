@@ -55,7 +55,11 @@ PathId FlowNetwork::add_path(const topology::Route& route) {
   return static_cast<PathId>(path_begin_.size() - 2);
 }
 
-FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user) {
+FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user, Time tail) {
+  // A flow in tail mode on one of these links is alone there no more: settle it first.
+  for (const auto l : links_of(path)) {
+    if (links_[l].tail_flow != kNoFlow) end_tail_mode(now, links_[l].tail_flow);
+  }
   FlowId f = 0;
   if (!free_flows_.empty()) {
     f = free_flows_.back();
@@ -71,9 +75,11 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   fl.rate = 0;
   fl.cap = cap.value > 0 ? cap.value : kInf;
   fl.updated = now;
+  fl.tail = record_timeline_ ? Time{-1} : tail;
   fl.path = path;
   fl.user = user;
   fl.active = true;
+  fl.in_tail = false;
   std::uint32_t* pos = pos_.data() + f * stride_;
   for (const auto l : links_of(path)) {
     auto& v = links_[l].flows;
@@ -96,31 +102,62 @@ bool FlowNetwork::complete(Time now, const Event& ev, std::uint32_t& user) {
     const Link& lk = links_[l];
     saturated = saturated || (lk.flows.size() > 1 && lk.load >= lk.capacity * (1 - 1e-9));
   }
+  remove(now, ev.target, saturated);
+  user = fl.user;
+  free_flows_.push_back(ev.target);
+  return true;
+}
+
+// Takes flow f off its links at `now` (the time of its last byte).
+void FlowNetwork::remove(Time now, FlowId f, bool saturated) {
+  Flow& fl = flows_[f];
   const bool search = path_repeats_[fl.path];
-  const std::uint32_t* pos = pos_.data() + ev.target * stride_;
+  const std::uint32_t* pos = pos_.data() + f * stride_;
   for (const auto l : links_of(fl.path)) {
     Link& lk = links_[l];
     auto& v = lk.flows;
     // Swap-remove: the last flow of the list takes this one's place (its position there is updated;
     // the spine's list holds hundreds of flows at large P, so no search).
-    const std::size_t i = search ? static_cast<std::size_t>(std::find(v.begin(), v.end(), ev.target) - v.begin()) : *pos;
+    const std::size_t i = search ? static_cast<std::size_t>(std::find(v.begin(), v.end(), f) - v.begin()) : *pos;
     ++pos;
     const FlowId moved = v.back();
     v[i] = moved;
     v.pop_back();
-    if (moved != ev.target && !path_repeats_[flows_[moved].path]) {
+    if (moved != f && !path_repeats_[flows_[moved].path]) {
       const auto ml = links_of(flows_[moved].path);
       const auto h = static_cast<std::size_t>(std::find(ml.begin(), ml.end(), l) - ml.begin());
       pos_[moved * stride_ + h] = static_cast<std::uint32_t>(i);
     }
     set_load(now, l, v.empty() ? 0.0 : std::max(0.0, lk.load - fl.rate));
     if (saturated) dirty_links_.push_back(l);
+    if (lk.tail_flow == f) lk.tail_flow = kNoFlow;
   }
   fl.active = false;
   fl.rate = 0;
-  user = fl.user;
-  free_flows_.push_back(ev.target);
   --active_;
+}
+
+// Flow f, in tail mode, is about to share a link at `now`: if its last byte has gone it leaves its
+// links as of then; otherwise it gets back the flow_done event it would have had (same time, same
+// place in push order) and is an ordinary flow from now on.
+void FlowNetwork::end_tail_mode(Time now, FlowId f) {
+  Flow& fl = flows_[f];
+  if (fl.end <= now) {
+    remove(fl.end, f, false);  // alone on its links: it saturated none
+    return;
+  }
+  fl.in_tail = false;
+  for (const auto l : links_of(fl.path)) links_[l].tail_flow = kNoFlow;
+  queue_.move_keeping_seq(fl.slot, fl.end, Event{EventType::flow_done, f});
+}
+
+bool FlowNetwork::finish_tail(FlowId f) {
+  Flow& fl = flows_[f];
+  if (!fl.in_tail) return false;
+  if (fl.active) remove(fl.end, f, false);
+  fl.in_tail = false;
+  free_flows_.push_back(f);
+  ++tail_finished_;
   return true;
 }
 
@@ -135,10 +172,22 @@ bool FlowNetwork::fast_start(Time now, FlowId f) {
     // Filling a link exactly is fine: the others on it keep their own bottlenecks or caps.
     if (lk.load + fl.cap > lk.capacity * (1 + kTol)) return false;
   }
-  for (const auto l : links_of(fl.path)) set_load(now, l, links_[l].load + fl.cap);
+  bool alone = true;
+  for (const auto l : links_of(fl.path)) {
+    set_load(now, l, links_[l].load + fl.cap);
+    alone = alone && links_[l].flows.size() == 1;
+  }
   fl.rate = fl.cap;
   const double ps = round_ps(fl.remaining / fl.rate * kPs);
-  queue_.schedule(fl.slot, now + Time(static_cast<std::int64_t>(ps)), Event{EventType::flow_done, f});
+  const Time end = now + Time(static_cast<std::int64_t>(ps));
+  if (alone && fl.tail.value >= 0) {  // tail mode (see start())
+    fl.in_tail = true;
+    fl.end = end;
+    for (const auto l : links_of(fl.path)) links_[l].tail_flow = f;
+    queue_.schedule(fl.slot, end + fl.tail, Event{EventType::transfer_done, fl.user});
+    return true;
+  }
+  queue_.schedule(fl.slot, end, Event{EventType::flow_done, f});
   return true;
 }
 
@@ -287,6 +336,9 @@ std::vector<std::uint32_t> FlowNetwork::stalled_users() const {
 
 std::vector<LinkUsage> FlowNetwork::usage(Time end) {
   std::vector<LinkUsage> out;
+  for (auto& lk : links_) {  // flows in tail mode done by `end` but not yet taken off (a run stopped early)
+    if (lk.tail_flow != kNoFlow && flows_[lk.tail_flow].end <= end) remove(flows_[lk.tail_flow].end, lk.tail_flow, false);
+  }
   for (std::size_t i = 0; i < links_.size(); ++i) {
     Link& lk = links_[i];
     if (!lk.known) continue;

@@ -244,6 +244,7 @@ struct Transfer {
   std::uint32_t recv_rank = 0;
   std::uint32_t recv = 0;
   std::uint32_t price = 0;
+  FlowId flow = kNoFlow;  // its flow until the flow's flow_done event (kNoFlow: none, or that came)
 };
 
 struct Price {
@@ -432,6 +433,7 @@ struct Simulator::Impl {
         const Transfer& x = transfers[next.target];
         rank(x.send_rank);
         rank(x.recv_rank);
+        if (!Near && x.flow != kNoFlow) network.prefetch_flow(x.flow);
         const Price& pr = prices[x.price];
         gpu(static_cast<std::size_t>(pr.src_gpu));
         gpu(static_cast<std::size_t>(pr.dst_gpu));
@@ -752,7 +754,10 @@ void Simulator::Impl::begin_transfer(std::uint32_t sr, std::uint32_t s, std::uin
   gpu_transfers(pr.src_gpu, pr.interference, true);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, true);
   if (pr.cost.wire_bytes.value > 0) {
-    network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, t);
+    // Its transfer_done comes `fixed` after the last byte: the network schedules it itself when the
+    // flow runs alone (FlowNetwork::start, "tail").
+    transfers[t].flow =
+        network.start(now, pr.path, static_cast<double>(pr.cost.wire_bytes.value), pr.cost.max_rate, t, pr.cost.fixed);
   } else {
     queue.push(now + pr.cost.fixed, Event{EventType::transfer_done, t});
   }
@@ -761,6 +766,7 @@ void Simulator::Impl::begin_transfer(std::uint32_t sr, std::uint32_t s, std::uin
 void Simulator::Impl::finish_transfer(std::uint32_t t) {
   const Transfer x = transfers[t];
   free_transfers.push_back(t);
+  if (x.flow != kNoFlow) network.finish_tail(x.flow);
   const Price& pr = prices[x.price];
   gpu_transfers(pr.src_gpu, pr.interference, false);
   if (pr.dst_gpu != pr.src_gpu) gpu_transfers(pr.dst_gpu, pr.interference, false);
@@ -1118,7 +1124,7 @@ SimResult Simulator::Impl::results() {
   const auto nranks = static_cast<std::int32_t>(ranks.size());
   res.ranks = nranks;
   res.ops = done;
-  res.events = events;
+  res.events = events + network.tail_finished();  // a flow's end is an event even when none was popped
   res.recomputations = network.recomputations();
   res.total = total;
   {
@@ -1241,6 +1247,7 @@ SimResult Simulator::run() {
       case EventType::flow_done: {
         std::uint32_t xfer = 0;
         if (s.network.complete(s.now, ev, xfer)) {
+          s.transfers[xfer].flow = kNoFlow;
           const Price& pr = s.prices[s.transfers[xfer].price];
           s.queue.push(s.now + pr.cost.fixed, Event{EventType::transfer_done, xfer});
         }

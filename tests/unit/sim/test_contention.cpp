@@ -267,6 +267,45 @@ TEST_CASE("a schedule streamed from its generator simulates exactly as the mater
   }
 }
 
+TEST_CASE("flows alone on their links finish without a flow event, exactly as with one") {
+  // Recording the link timeline keeps every flow's flow_done event (FlowNetwork::start, "tail"); without
+  // it, a transfer alone on its links gets only its transfer_done. Across the variants on two nodes
+  // behind a 2:1 uplink (transfers inside a node alone on their links, those across sharing the uplink,
+  // some joined mid-flight), both give the same trace, figures, link usage and event count.
+  auto params = unit_params();
+  params.interference = 1.3;
+  params.latency = microseconds(2.5);
+  const SimpleCostModel cost(params);
+  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
+  const auto platform = two_nodes(1e9, 2e9);
+  for (const auto& variant : ir::variant_names()) {
+    for (const bool causal : {true, false}) {
+      CAPTURE(variant);
+      CAPTURE(causal);
+      ir::ScheduleSpec spec;
+      spec.variant = variant;
+      spec.ranks = 8;
+      const ir::Schedule s = ir::generate(mha(8 * 1024, causal), spec);
+      SimOptions timeline;
+      timeline.record_link_timeline = true;
+      const auto a = simulate(s, platform, rr, cost);
+      const auto b = simulate(s, platform, rr, cost, timeline);
+      CHECK(!b.link_timeline.empty());
+      CHECK(a.total == b.total);
+      CHECK(a.events == b.events);
+      CHECK(trace::to_chrome_json(a.trace) == trace::to_chrome_json(b.trace));
+      CHECK(trace::to_json(make_summary(a, s)) == trace::to_json(make_summary(b, s)));
+      check_same_phases(a, b);
+      REQUIRE(a.links.size() == b.links.size());
+      for (std::size_t i = 0; i < a.links.size(); ++i) {
+        CHECK(a.links[i].link == b.links[i].link);
+        CHECK(a.links[i].bytes == b.links[i].bytes);
+        CHECK(a.links[i].busy == b.links[i].busy);
+      }
+    }
+  }
+}
+
 TEST_CASE("per-phase figures gathered as ranks retire equal those gathered at the end, over many phases") {
   // 32 ring steps: long enough for every rank's list of retired compute intervals to be pruned many
   // times while later transfers (begun before some of them ended: a merge runs beside the next

@@ -90,6 +90,36 @@ TEST_CASE("event queue: a slot scheduled at the current instant keeps push order
   CHECK(order == std::vector<std::uint32_t>{1, 2, 3, 4});
 }
 
+TEST_CASE("event queue: an event moved keeping its seq pops where it would have, had it been scheduled so") {
+  // Slot s is scheduled at 50 (seq 1), between pushes at 15 (seq 0) and 15 (seq 2), then moved to 15
+  // keeping seq 1: it pops between them, not after (a fresh schedule would), with its new payload.
+  // From a lane (the delay recurs) or from the heap, alike.
+  for (const bool lane : {false, true}) {
+    CAPTURE(lane);
+    EventQueue q;
+    const auto s = q.add_slot();
+    if (lane) {  // make delay 50 recur, so s's event sits in a lane
+      for (std::uint32_t i = 0; i < 3; ++i) q.push(Time(50), Event{EventType::timed_done, 100 + i});
+    }
+    q.push(Time(15), Event{EventType::timed_done, 0});
+    q.schedule(s, Time(50), Event{EventType::transfer_done, 1});
+    q.push(Time(15), Event{EventType::timed_done, 2});
+    q.push(Time(15), Event{EventType::timed_done, 3});
+    q.move_keeping_seq(s, Time(15), Event{EventType::flow_done, 9});
+    CHECK(q.pending(s));
+    std::vector<std::uint32_t> order;
+    while (!q.empty()) {
+      Time t;
+      Event ev;
+      q.pop(t, ev);
+      if (ev.target < 100) order.push_back(ev.target);
+      if (ev.target == 9) CHECK((t == Time(15) && ev.type == EventType::flow_done));
+    }
+    CHECK(order == std::vector<std::uint32_t>{0, 9, 2, 3});
+    CHECK(!q.pending(s));
+  }
+}
+
 TEST_CASE("event queue: slotted and plain events in random order match lazy cancellation exactly") {
   // Reference: every schedule is a fresh push tagged with the slot's generation, stale ones dropped
   // when popped (what the simulator did before slots). Same pops, same order, and pushes +
@@ -285,6 +315,94 @@ TEST_CASE("flow network: a finishing flow speeds up the survivor (progress is ke
   REQUIRE(net.timeline().size() == 3);
   CHECK(net.timeline()[1].rate == 100e9);
   CHECK(net.timeline()[2].rate == 0);
+}
+
+namespace {
+// A scripted run of the network as the simulator drives it: flow i starts at starts[i] on paths[i]
+// (1e9 bytes, capped at 100 GB/s) and its user's own event comes `tail` after its last byte. With
+// `tails` the network is told so (FlowNetwork::start's tail: flows alone on their links get no
+// flow_done event); without, the user schedules that event from flow_done, as the network did before.
+struct TailRun {
+  std::vector<Time> done;  // each user's own event
+  std::vector<LinkUsage> usage;
+  std::uint64_t flow_events = 0;  // flow_done events popped plus flows finished without one
+};
+TailRun run_tails(bool tails, const std::vector<Time>& starts, const std::vector<int>& paths, Time tail) {
+  EventQueue q;
+  FlowNetwork net(q);
+  const PathId p0 = net.add_path(path({{0, 100e9}}));
+  const PathId p1 = net.add_path(path({{1, 100e9}, {2, 400e9}}));
+  TailRun out;
+  out.done.resize(starts.size());
+  std::vector<FlowId> flow(starts.size(), kNoFlow);
+  for (std::uint32_t i = 0; i < starts.size(); ++i) q.push(starts[i], Event{EventType::timed_done, i});
+  Time now{0};
+  while (!q.empty()) {
+    Time t;
+    Event ev;
+    q.pop(t, ev);
+    now = t;
+    std::uint32_t user = 0;
+    switch (ev.type) {
+      case EventType::timed_done:
+        flow[ev.target] = net.start(now, paths[ev.target] == 0 ? p0 : p1, 1e9, Bandwidth(100e9), ev.target,
+                                    tails ? tail : Time{-1});
+        break;
+      case EventType::flow_done:
+        if (net.complete(now, ev, user)) {
+          ++out.flow_events;
+          flow[user] = kNoFlow;
+          q.push(now + tail, Event{EventType::transfer_done, user});
+        }
+        break;
+      case EventType::transfer_done:
+        if (flow[ev.target] != kNoFlow && net.finish_tail(flow[ev.target])) ++out.flow_events;
+        out.done[ev.target] = now;
+        break;
+      case EventType::compute_done:
+        break;
+    }
+    if (net.dirty() && (q.empty() || q.top_time() > now)) net.settle(now);
+  }
+  CHECK(net.tail_finished() <= out.flow_events);
+  CHECK(net.active_flows() == 0);
+  out.usage = net.usage(now);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("flow network: a flow alone on its links gets no flow_done event, and every figure stands") {
+  // Flows 0 and 2 start alone (tail mode). Flow 1 joins flow 0's link at 5 ms, mid-flight: flow 0 gets
+  // its flow_done event back; they share 100 GB/s, so flow 0's last 0.5e9 bytes go at 50 GB/s (last
+  // byte at 15 ms) and flow 1's first 0.5e9 too, its last 0.5e9 alone at 100 GB/s (20 ms). Flow 3
+  // joins flow 2's links at 12 ms, after flow 2's last byte (10 ms) but before its own event (10 ms +
+  // tail): flow 2 leaves its links as of 10 ms and flow 3 runs alone, 12 to 22 ms.
+  auto ms = [](double x) { return microseconds(1000 * x); };
+  const std::vector<Time> starts = {Time{0}, ms(5), Time{0}, ms(12)};
+  const std::vector<int> paths = {0, 0, 1, 1};
+  const TailRun lazy = run_tails(true, starts, paths, ms(3));
+  const TailRun eager = run_tails(false, starts, paths, ms(3));
+  CHECK(lazy.done == eager.done);
+  CHECK(lazy.flow_events == eager.flow_events);
+  CHECK(eager.flow_events == 4);
+  CHECK(lazy.done[0] == ms(15 + 3));
+  CHECK(lazy.done[1] == ms(20 + 3));
+  CHECK(lazy.done[2] == ms(10 + 3));
+  CHECK(lazy.done[3] == ms(22 + 3));
+  REQUIRE(lazy.usage.size() == eager.usage.size());
+  for (std::size_t i = 0; i < lazy.usage.size(); ++i) {
+    CAPTURE(i);
+    CHECK(lazy.usage[i].link == eager.usage[i].link);
+    CHECK(lazy.usage[i].bytes == eager.usage[i].bytes);
+    CHECK(lazy.usage[i].busy == eager.usage[i].busy);
+  }
+  REQUIRE(lazy.usage.size() == 3);
+  CHECK(lazy.usage[0].busy == ms(20));  // link 0: 0 to 20 ms
+  CHECK(lazy.usage[1].busy == ms(20));  // link 1: 0 to 10 ms, then 12 to 22 ms
+  CHECK(lazy.usage[1].bytes == doctest::Approx(2e9));
+  // A tail of 0: the user's event comes at the last byte; a flow joining then finds the link free.
+  const TailRun zero = run_tails(true, {Time{0}, ms(10)}, {0, 0}, Time{0});
+  CHECK(zero.done == std::vector<Time>{ms(10), ms(20)});
 }
 
 TEST_CASE("flow network: a parking-lot chain is max-min fair, not proportional") {

@@ -57,6 +57,10 @@ class EventQueue {
   void schedule(Slot slot, Time time, const Event& ev);
   /// Removes `slot`'s pending event, if any.
   void cancel(Slot slot);
+  /// Moves `slot`'s pending event (there must be one) to `time` with payload `ev`, keeping its seq:
+  /// it pops where it would have had it been scheduled so when it was (FlowNetwork: a flow whose
+  /// release was left for later after all needs its own event).
+  void move_keeping_seq(Slot slot, Time time, const Event& ev);
   /// True when `slot` has an event pending.
   [[nodiscard]] bool pending(Slot slot) const noexcept { return where_[slot].lane != kNowhere; }
   /// Pending events replaced or cancelled through their slot so far: the stale events lazy

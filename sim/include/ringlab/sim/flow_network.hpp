@@ -22,6 +22,8 @@ namespace ringlab::sim {
 using PathId = std::uint32_t;
 /// Index of a flow slot (reused after the flow finishes).
 using FlowId = std::uint32_t;
+/// No flow.
+inline constexpr FlowId kNoFlow = 0xffffffffU;
 
 /// One change of a link's load: from `time` on, `rate` bytes/s cross `link`.
 struct LinkSample {
@@ -51,9 +53,24 @@ class FlowNetwork {
   [[nodiscard]] PathId add_path(const topology::Route& route);
   /// Starts a flow of `bytes` (> 0) on `path`, never faster than `cap` (<= 0: no own cap); `user` is
   /// handed back when it finishes. Its rate is set by the next settle().
-  FlowId start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user);
+  ///
+  /// `tail` >= 0: the user's own event comes `tail` after the flow's last byte, as
+  /// `Event{EventType::transfer_done, user}`. A flow alone on every link of its path at its cap (the
+  /// common case on a non-blocking fabric) then gets no flow_done event: the network schedules that
+  /// event itself, and takes the flow off its links (at the time of its last byte) when a flow joins
+  /// one of them or when the user calls finish_tail() — whichever comes first. Nobody else reads those
+  /// links meanwhile, so every rate and figure is what the flow's own event would have given. A flow
+  /// joined before its last byte gets its flow_done event back, in the place it would have had.
+  /// Off while the timeline is recorded (its samples must come in time order).
+  FlowId start(Time now, PathId path, double bytes, Bandwidth cap, std::uint32_t user, Time tail = Time{-1});
   /// Handles a flow_done event: removes the flow, writes its `user` and returns true.
   bool complete(Time now, const Event& ev, std::uint32_t& user);
+  /// The user's tail event of flow `f` (started with a tail) has come: if the flow got no flow_done
+  /// event, it is taken off its links now (if nothing did so before) and its slot freed. Returns
+  /// false, doing nothing, if the flow had its flow_done event (complete() freed it then).
+  bool finish_tail(FlowId f);
+  /// Flows finished without a flow_done event (counted by the simulator as events: one per flow).
+  [[nodiscard]] std::uint64_t tail_finished() const noexcept { return tail_finished_; }
   /// True when flows started or finished since the last settle().
   [[nodiscard]] bool dirty() const noexcept { return !dirty_flows_.empty() || !dirty_links_.empty(); }
   /// Recomputes the rates of the affected components and (re)schedules their completions.
@@ -79,6 +96,8 @@ class FlowNetwork {
       sim::prefetch(&fl);
     }
   }
+  /// Starts loading flow `f`'s record (its tail event is about to come).
+  void prefetch_flow(FlowId f) const noexcept { sim::prefetch(&flows_[f]); }
   /// Starts loading the links of `path` (a transfer on it is about to start).
   void prefetch_path(PathId path) const noexcept {
     for (const auto l : links_of(path)) sim::prefetch(&links_[l]);
@@ -92,12 +111,15 @@ class FlowNetwork {
     double rate = 0;           // bytes per second
     double cap = 0;            // own max rate (infinity when none)
     Time updated{0};           // when `remaining` was last brought up to date
+    Time tail{-1};             // see start(); -1: none
+    Time end{0};               // a flow in tail mode: when its last byte goes
     PathId path = 0;
     std::uint32_t user = 0;
-    EventQueue::Slot slot = 0;  // its flow_done event
+    EventQueue::Slot slot = 0;  // its flow_done event (in tail mode, the user's tail event)
     std::uint32_t mark = 0;    // component-search epoch
-    bool active = false;
+    bool active = false;       // on its links
     bool frozen = false;
+    bool in_tail = false;      // in tail mode: no flow_done event (see start())
   };
   // A link's flows: up to two inline (a GPU's own links carry one or two), more on the heap. 16 bytes,
   // so that with the fields a flow's start and finish use, it fits the link's first cache line.
@@ -110,6 +132,7 @@ class FlowNetwork {
     Time changed{0};           // when load last changed
     Time busy{0};
     FlowList flows;
+    FlowId tail_flow = kNoFlow;  // its only flow, when that one is in tail mode
     double residual = 0;       // scratch for water-filling
     std::uint32_t unfrozen = 0;  // scratch
     std::uint32_t mark = 0;
@@ -122,6 +145,8 @@ class FlowNetwork {
   }
   void set_load(Time now, topology::LinkId l, double load);
   bool fast_start(Time now, FlowId f);
+  void remove(Time now, FlowId f, bool saturated);
+  void end_tail_mode(Time now, FlowId f);
   void water_fill(Time now);
 
   EventQueue& queue_;
@@ -144,6 +169,7 @@ class FlowNetwork {
   std::uint32_t epoch_ = 0;
   std::size_t active_ = 0;
   std::uint64_t recomputations_ = 0;
+  std::uint64_t tail_finished_ = 0;
 };
 
 }  // namespace ringlab::sim
