@@ -130,7 +130,6 @@ void FlowNetwork::remove(Time now, FlowId f, bool saturated) {
     }
     set_load(now, l, v.empty() ? 0.0 : std::max(0.0, lk.load - fl.rate));
     if (saturated) dirty_links_.push_back(l);
-    if (lk.tail_flow == f) lk.tail_flow = kNoFlow;
   }
   fl.active = false;
   fl.rate = 0;
@@ -143,7 +142,7 @@ void FlowNetwork::remove(Time now, FlowId f, bool saturated) {
 void FlowNetwork::end_tail_mode(Time now, FlowId f) {
   Flow& fl = flows_[f];
   if (fl.end <= now) {
-    remove(fl.end, f, false);  // alone on its links: it saturated none
+    take_off_alone(f);
     return;
   }
   fl.in_tail = false;
@@ -151,10 +150,25 @@ void FlowNetwork::end_tail_mode(Time now, FlowId f) {
   queue_.move_keeping_seq(fl.slot, fl.end, Event{EventType::flow_done, f});
 }
 
+// A flow in tail mode leaves its links as of its last byte. It is alone on each (a flow joining one
+// ends tail mode first), so each list empties and its load drops to 0, as remove() would do.
+void FlowNetwork::take_off_alone(FlowId f) {
+  Flow& fl = flows_[f];
+  for (const auto l : links_of(fl.path)) {
+    Link& lk = links_[l];
+    lk.flows.pop_back();
+    set_load(fl.end, l, 0.0);
+    lk.tail_flow = kNoFlow;
+  }
+  fl.active = false;
+  fl.rate = 0;
+  --active_;
+}
+
 bool FlowNetwork::finish_tail(FlowId f) {
   Flow& fl = flows_[f];
   if (!fl.in_tail) return false;
-  if (fl.active) remove(fl.end, f, false);
+  if (fl.active) take_off_alone(f);
   fl.in_tail = false;
   free_flows_.push_back(f);
   ++tail_finished_;
@@ -337,7 +351,7 @@ std::vector<std::uint32_t> FlowNetwork::stalled_users() const {
 std::vector<LinkUsage> FlowNetwork::usage(Time end) {
   std::vector<LinkUsage> out;
   for (auto& lk : links_) {  // flows in tail mode done by `end` but not yet taken off (a run stopped early)
-    if (lk.tail_flow != kNoFlow && flows_[lk.tail_flow].end <= end) remove(flows_[lk.tail_flow].end, lk.tail_flow, false);
+    if (lk.tail_flow != kNoFlow && flows_[lk.tail_flow].end <= end) take_off_alone(lk.tail_flow);
   }
   for (std::size_t i = 0; i < links_.size(); ++i) {
     Link& lk = links_[i];

@@ -147,6 +147,7 @@ class FlowNetwork {
   bool fast_start(Time now, FlowId f);
   void remove(Time now, FlowId f, bool saturated);
   void end_tail_mode(Time now, FlowId f);
+  void take_off_alone(FlowId f);
   void water_fill(Time now);
 
   EventQueue& queue_;
