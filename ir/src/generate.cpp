@@ -221,7 +221,13 @@ class OpWriter {
     o.stream = stream;
     o.phase = phase;
     o.group = group;
-    o.deps.assign(deps.begin(), deps.end());
+    // A slot of the reused batch mostly holds an op with as many dependencies (a ring's steps repeat):
+    // then a copy, without boost's out-of-line assign.
+    if (o.deps.size() == deps.size()) {
+      std::copy(deps.begin(), deps.end(), o.deps.begin());
+    } else {
+      o.deps.assign(deps.begin(), deps.end());
+    }
     o.kind = std::forward<K>(kind);
     ++n_;
     return o.id;
