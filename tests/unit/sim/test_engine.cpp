@@ -318,24 +318,30 @@ TEST_CASE("flow network: a finishing flow speeds up the survivor (progress is ke
 }
 
 namespace {
-// A scripted run of the network as the simulator drives it: flow i starts at starts[i] on paths[i]
-// (1e9 bytes, capped at 100 GB/s) and its user's own event comes `tail` after its last byte. With
-// `tails` the network is told so (FlowNetwork::start's tail: flows alone on their links get no
-// flow_done event); without, the user schedules that event from flow_done, as the network did before.
+// A scripted run of the network as the simulator drives it: flow i starts at its time on its route and
+// its user's own event comes `tail` after its last byte. With `tails` the network is told so
+// (FlowNetwork::start's tail: flows alone on their links get no flow_done event); without, the user
+// schedules that event from flow_done, as the network did before.
+struct TailFlow {
+  Time start;
+  std::size_t route = 0;
+  double bytes = 1e9;
+  double cap = 100e9;  // 0: none
+};
 struct TailRun {
   std::vector<Time> done;  // each user's own event
   std::vector<LinkUsage> usage;
   std::uint64_t flow_events = 0;  // flow_done events popped plus flows finished without one
 };
-TailRun run_tails(bool tails, const std::vector<Time>& starts, const std::vector<int>& paths, Time tail) {
+TailRun run_tails(bool tails, const std::vector<topology::Route>& routes, const std::vector<TailFlow>& flows, Time tail) {
   EventQueue q;
   FlowNetwork net(q);
-  const PathId p0 = net.add_path(path({{0, 100e9}}));
-  const PathId p1 = net.add_path(path({{1, 100e9}, {2, 400e9}}));
+  std::vector<PathId> paths;
+  for (const auto& r : routes) paths.push_back(net.add_path(r));
   TailRun out;
-  out.done.resize(starts.size());
-  std::vector<FlowId> flow(starts.size(), kNoFlow);
-  for (std::uint32_t i = 0; i < starts.size(); ++i) q.push(starts[i], Event{EventType::timed_done, i});
+  out.done.resize(flows.size());
+  std::vector<FlowId> flow(flows.size(), kNoFlow);
+  for (std::uint32_t i = 0; i < flows.size(); ++i) q.push(flows[i].start, Event{EventType::timed_done, i});
   Time now{0};
   while (!q.empty()) {
     Time t;
@@ -344,10 +350,11 @@ TailRun run_tails(bool tails, const std::vector<Time>& starts, const std::vector
     now = t;
     std::uint32_t user = 0;
     switch (ev.type) {
-      case EventType::timed_done:
-        flow[ev.target] = net.start(now, paths[ev.target] == 0 ? p0 : p1, 1e9, Bandwidth(100e9), ev.target,
-                                    tails ? tail : Time{-1});
+      case EventType::timed_done: {
+        const TailFlow& x = flows[ev.target];
+        flow[ev.target] = net.start(now, paths[x.route], x.bytes, Bandwidth(x.cap), ev.target, tails ? tail : Time{-1});
         break;
+      }
       case EventType::flow_done:
         if (net.complete(now, ev, user)) {
           ++out.flow_events;
@@ -369,6 +376,15 @@ TailRun run_tails(bool tails, const std::vector<Time>& starts, const std::vector
   out.usage = net.usage(now);
   return out;
 }
+void check_same_usage(const TailRun& a, const TailRun& b) {
+  REQUIRE(a.usage.size() == b.usage.size());
+  for (std::size_t i = 0; i < a.usage.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a.usage[i].link == b.usage[i].link);
+    CHECK(a.usage[i].bytes == b.usage[i].bytes);
+    CHECK(a.usage[i].busy == b.usage[i].busy);
+  }
+}
 }  // namespace
 
 TEST_CASE("flow network: a flow alone on its links gets no flow_done event, and every figure stands") {
@@ -378,10 +394,10 @@ TEST_CASE("flow network: a flow alone on its links gets no flow_done event, and 
   // joins flow 2's links at 12 ms, after flow 2's last byte (10 ms) but before its own event (10 ms +
   // tail): flow 2 leaves its links as of 10 ms and flow 3 runs alone, 12 to 22 ms.
   auto ms = [](double x) { return microseconds(1000 * x); };
-  const std::vector<Time> starts = {Time{0}, ms(5), Time{0}, ms(12)};
-  const std::vector<int> paths = {0, 0, 1, 1};
-  const TailRun lazy = run_tails(true, starts, paths, ms(3));
-  const TailRun eager = run_tails(false, starts, paths, ms(3));
+  const std::vector<topology::Route> routes = {path({{0, 100e9}}), path({{1, 100e9}, {2, 400e9}})};
+  const std::vector<TailFlow> flows = {{Time{0}, 0}, {ms(5), 0}, {Time{0}, 1}, {ms(12), 1}};
+  const TailRun lazy = run_tails(true, routes, flows, ms(3));
+  const TailRun eager = run_tails(false, routes, flows, ms(3));
   CHECK(lazy.done == eager.done);
   CHECK(lazy.flow_events == eager.flow_events);
   CHECK(eager.flow_events == 4);
@@ -389,20 +405,52 @@ TEST_CASE("flow network: a flow alone on its links gets no flow_done event, and 
   CHECK(lazy.done[1] == ms(20 + 3));
   CHECK(lazy.done[2] == ms(10 + 3));
   CHECK(lazy.done[3] == ms(22 + 3));
-  REQUIRE(lazy.usage.size() == eager.usage.size());
-  for (std::size_t i = 0; i < lazy.usage.size(); ++i) {
-    CAPTURE(i);
-    CHECK(lazy.usage[i].link == eager.usage[i].link);
-    CHECK(lazy.usage[i].bytes == eager.usage[i].bytes);
-    CHECK(lazy.usage[i].busy == eager.usage[i].busy);
-  }
+  check_same_usage(lazy, eager);
   REQUIRE(lazy.usage.size() == 3);
   CHECK(lazy.usage[0].busy == ms(20));  // link 0: 0 to 20 ms
   CHECK(lazy.usage[1].busy == ms(20));  // link 1: 0 to 10 ms, then 12 to 22 ms
   CHECK(lazy.usage[1].bytes == doctest::Approx(2e9));
   // A tail of 0: the user's event comes at the last byte; a flow joining then finds the link free.
-  const TailRun zero = run_tails(true, {Time{0}, ms(10)}, {0, 0}, Time{0});
+  const TailRun zero = run_tails(true, routes, {{Time{0}, 0}, {ms(10), 0}}, Time{0});
   CHECK(zero.done == std::vector<Time>{ms(10), ms(20)});
+}
+
+TEST_CASE("flow network: flows in tail mode give what flow_done events give, on random workloads") {
+  // Random routes over five links, random starts (on a coarse grid, so that many coincide), sizes and
+  // caps: with and without tail mode, every user's event comes at the same picosecond, every link
+  // carried the same bytes for the same time, and as many flow ends are counted.
+  std::mt19937_64 rng(7);
+  const double capacity[] = {50e9, 100e9, 200e9, 100e9, 400e9};
+  const double caps[] = {0, 25e9, 50e9, 100e9, 150e9};
+  std::uint64_t in_tail = 0;
+  for (int run = 0; run < 300; ++run) {
+    CAPTURE(run);
+    std::vector<topology::Route> routes;
+    for (int r = 0; r < 6; ++r) {
+      std::vector<std::pair<topology::LinkId, double>> hops;
+      for (topology::LinkId l = 0; l < 5; ++l) {
+        if (rng() % 3 == 0) hops.emplace_back(l, capacity[l]);
+      }
+      if (hops.empty()) hops.emplace_back(static_cast<topology::LinkId>(rng() % 5), capacity[0]);
+      topology::Route route;
+      for (const auto& [l, bw] : hops) route.hops.push_back({l, topology::LinkKind::Net, Bandwidth(bw), Time{0}});
+      routes.push_back(route);
+    }
+    std::vector<TailFlow> flows;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      flows.push_back(TailFlow{microseconds(static_cast<double>(250 * (rng() % 80))), rng() % routes.size(),
+                               static_cast<double>(1 + rng() % 20) * 1e8, caps[rng() % 5]});
+    }
+    const Time tail = microseconds(static_cast<double>(500 * (rng() % 5)));
+    const TailRun lazy = run_tails(true, routes, flows, tail);
+    const TailRun eager = run_tails(false, routes, flows, tail);
+    CHECK(lazy.done == eager.done);
+    CHECK(lazy.flow_events == eager.flow_events);
+    check_same_usage(lazy, eager);
+    in_tail += lazy.flow_events;
+  }
+  CHECK(in_tail > 0);
 }
 
 TEST_CASE("flow network: a parking-lot chain is max-min fair, not proportional") {
