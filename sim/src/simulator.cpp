@@ -923,9 +923,9 @@ void Simulator::Impl::gpu_advance(Gpu& gpu) {
 }
 
 // A GPU's kernels' completion times change (a kernel added or finished, the interference factor
-// changed): they are re-timed once the event being handled is done (flush_gpus), so the several changes
-// one event makes to a GPU (a kernel ends, its stream's next starts, a transfer begins) cost one
-// re-timing. `added`: a kernel added since (kNone: none); it needs its first event even if the others'
+// changed): they are re-timed once the simulated instant is done (flush_gpus, before the network's
+// settle), so the several changes one instant's events make to a GPU (a kernel ends, its stream's next
+// starts, a transfer begins) cost one re-timing. `added`: a kernel added since (kNone: none); it needs its first event even if the others'
 // speed stands.
 void Simulator::Impl::gpu_changed(std::uint32_t g, std::uint32_t added) {
   if (gpu_added[g] == kClean) {
@@ -1219,8 +1219,11 @@ SimResult Simulator::run() {
   Event ev;
   Time t;
   for (;;) {
-    if (s.network.dirty() && (s.queue.empty() || s.queue.top_time() > s.now)) {
-      s.network.settle(s.now);  // all of this instant's starts and finishes, one recomputation
+    if ((!s.dirty_gpus.empty() || s.network.dirty()) && (s.queue.empty() || s.queue.top_time() > s.now)) {
+      // All of this instant's changes at once: each GPU's kernels re-timed once, the network's flows
+      // rated in one recomputation.
+      s.flush_gpus();
+      s.network.settle(s.now);
       continue;
     }
     if (s.queue.empty()) break;
@@ -1258,7 +1261,6 @@ SimResult Simulator::run() {
         break;
     }
     if (!s.instant.empty()) s.complete_instant();
-    s.flush_gpus();
   }
   // Finished only if every rank's program was read to its end and all of it retired. Otherwise read
   // the rest (it may hold the error that explains the stop), check the pairing, then name the waiters.
