@@ -87,6 +87,20 @@ Mask relation(std::int64_t weight, std::int64_t q_tokens, std::int64_t kv_tokens
 
 // --- the builder -----------------------------------------------------------------------------------
 
+// Writes every field of a slice one by one: a slice copied whole from one just written field by field
+// is read back in one wide load that waits for the narrower stores (store forwarding fails).
+void set_slice(TokenSlice& to, const TokenSlice& from) noexcept {
+  to.buffer = from.buffer;
+  to.token_offset = from.token_offset;
+  to.tokens = from.tokens;
+  to.positions = from.positions;
+}
+void set_slice(ByteSlice& to, BufferId buffer, Bytes offset, Bytes bytes) noexcept {
+  to.buffer = buffer;
+  to.offset = offset;
+  to.bytes = bytes;
+}
+
 class Builder {
  public:
   Builder(const Workload& w, const ScheduleSpec& spec) : w_(w) {
@@ -158,10 +172,17 @@ class Builder {
   /// An Attend of all q rows against kv rows [kv_offset, +kv_tokens) with positions kv_pos.
   [[nodiscard]] Attend attend(TokenSlice q, TokenSlice kv, BufferId out, BufferId lse) const {
     Attend a;
-    a.q = q;
-    a.kv = kv;
+    fill_attend(a, q, kv, out, lse);
+    return a;
+  }
+  /// The same, written into `a` (every field) in place: see OpWriter::next.
+  void fill_attend(Attend& a, TokenSlice q, TokenSlice kv, BufferId out, BufferId lse) const {
+    set_slice(a.q, q);
+    set_slice(a.kv, kv);
     a.out = out;
     a.lse = lse;
+    a.out_offset = 0;
+    a.head_begin = 0;
     a.heads = static_cast<std::int32_t>(w_.q_heads);
     // Most sets are one chunk: weigh those from the flat copies (one read where the sets' own chunk
     // lists are a pointer away, the emitters' most frequent cache miss at thousands of ranks).
@@ -178,17 +199,23 @@ class Builder {
       a.mask = relation(weight, token_count(qs), token_count(ks));
     }
     a.flops = flops_of(w_, weight);
-    return a;
   }
   [[nodiscard]] Merge merge(BufferId out, BufferId lse, BufferId pout, BufferId plse, std::int64_t rows) const {
     Merge m;
+    fill_merge(m, out, lse, pout, plse, rows);
+    return m;
+  }
+  /// The same, written into `m` (every field) in place: see OpWriter::next.
+  void fill_merge(Merge& m, BufferId out, BufferId lse, BufferId pout, BufferId plse, std::int64_t rows) const {
     m.out = out;
     m.lse = lse;
     m.partial_out = pout;
     m.partial_lse = plse;
+    m.offset = 0;
+    m.partial_offset = 0;
     m.rows = rows;
+    m.head_begin = 0;
     m.heads = static_cast<std::int32_t>(w_.q_heads);
-    return m;
   }
 
  private:
@@ -216,6 +243,24 @@ class OpWriter {
   template <class K>
   OpId operator()(Stream stream, std::uint32_t phase, K&& kind, std::initializer_list<OpId> deps = {},
                   std::uint32_t group = 0) {
+    start(stream, phase, deps, group).kind = std::forward<K>(kind);
+    return last();
+  }
+  /// The next op, holding a K for the caller to fill in place, every field (a slot of the reused batch
+  /// keeps the previous step's values). The hot emitters write through this: a kind built apart, field
+  /// by field, and then copied in whole was read back in wide loads that waited for its narrower stores
+  /// (store forwarding fails across sizes), most of the ring emitter's time at thousands of ranks.
+  template <class K>
+  K& next(Stream stream, std::uint32_t phase, std::initializer_list<OpId> deps = {}, std::uint32_t group = 0) {
+    Op& o = start(stream, phase, deps, group);
+    if (K* k = std::get_if<K>(&o.kind)) return *k;
+    return o.kind.template emplace<K>();
+  }
+  [[nodiscard]] OpId last() const noexcept { return first_ + static_cast<OpId>(n_ - 1); }  ///< the last op's id
+  [[nodiscard]] std::size_t count() const noexcept { return n_; }  ///< ops written
+
+ private:
+  Op& start(Stream stream, std::uint32_t phase, std::initializer_list<OpId> deps, std::uint32_t group) {
     Op& o = n_ < ops_.size() ? ops_[n_] : ops_.emplace_back();
     o.id = first_ + static_cast<OpId>(n_);
     o.stream = stream;
@@ -228,13 +273,9 @@ class OpWriter {
     } else {
       o.deps.assign(deps.begin(), deps.end());
     }
-    o.kind = std::forward<K>(kind);
     ++n_;
-    return o.id;
+    return o;
   }
-  [[nodiscard]] std::size_t count() const noexcept { return n_; }  ///< ops written
-
- private:
   std::vector<Op>& ops_;
   OpId first_;
   std::size_t n_ = 0;
@@ -313,8 +354,15 @@ class RingEmitter final : public Emitter {
     const BufferId cur = slot_[s % 2], nxt = slot_[(s + 1) % 2];
     auto transfer = [&](std::initializer_list<OpId> send_deps, std::initializer_list<OpId> recv_deps) {
       const auto group = phase + 1;
-      op(Stream::comm, phase, Send{next, ByteSlice{cur, Bytes{0}, kv_}, phase}, send_deps, group);
-      return op(Stream::comm, phase, Recv{prev, ByteSlice{nxt, Bytes{0}, kv_}, phase}, recv_deps, group);
+      Send& snd = op.next<Send>(Stream::comm, phase, send_deps, group);
+      snd.peer = next;
+      set_slice(snd.data, cur, Bytes{0}, kv_);
+      snd.tag = phase;
+      Recv& rcv = op.next<Recv>(Stream::comm, phase, recv_deps, group);  // (snd may dangle from here)
+      rcv.peer = prev;
+      set_slice(rcv.data, nxt, Bytes{0}, kv_);
+      rcv.tag = phase;
+      return op.last();
     };
     std::optional<OpId> recv;
     if (overlap_ && s + 1 < P_) {
@@ -322,13 +370,16 @@ class RingEmitter final : public Emitter {
       recv = prev_attend_ ? transfer({}, {*prev_attend_}) : transfer({}, {});
     }
     const bool first = s == 0;
-    Attend a = b_.attend(TokenSlice{q_, 0, c_, b_.owned(r_)}, TokenSlice{cur, 0, c_, b_.owned(src)},
-                         first ? out_ : pout_, first ? lse_ : plse_);
+    Attend& a = prev_recv_ ? op.next<Attend>(Stream::compute, phase, {*prev_recv_}) : op.next<Attend>(Stream::compute, phase);
+    b_.fill_attend(a, TokenSlice{q_, 0, c_, b_.owned(r_)}, TokenSlice{cur, 0, c_, b_.owned(src)}, first ? out_ : pout_,
+                   first ? lse_ : plse_);
     const bool skipped = a.mask == Mask::skip;
-    OpId last = prev_recv_ ? op(Stream::compute, phase, std::move(a), {*prev_recv_})
-                           : op(Stream::compute, phase, std::move(a));
+    OpId last = op.last();
     prev_attend_ = last;
-    if (!first && !skipped) last = op(Stream::compute, phase, b_.merge(out_, lse_, pout_, plse_, c_));
+    if (!first && !skipped) {
+      b_.fill_merge(op.next<Merge>(Stream::compute, phase), out_, lse_, pout_, plse_, c_);
+      last = op.last();
+    }
     if (!overlap_ && s + 1 < P_) recv = transfer({last}, {last});
     prev_recv_ = recv;
     return true;
