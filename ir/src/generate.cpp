@@ -10,7 +10,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -364,13 +363,14 @@ class RingEmitter final : public Emitter {
       rcv.tag = phase;
       return op.last();
     };
-    std::optional<OpId> recv;
+    OpId recv = kNoOp;
     if (overlap_ && s + 1 < P_) {
       // The recv overwrites the slot that step s-1's attention read.
-      recv = prev_attend_ ? transfer({}, {*prev_attend_}) : transfer({}, {});
+      recv = prev_attend_ != kNoOp ? transfer({}, {prev_attend_}) : transfer({}, {});
     }
     const bool first = s == 0;
-    Attend& a = prev_recv_ ? op.next<Attend>(Stream::compute, phase, {*prev_recv_}) : op.next<Attend>(Stream::compute, phase);
+    Attend& a = prev_recv_ != kNoOp ? op.next<Attend>(Stream::compute, phase, {prev_recv_})
+                                    : op.next<Attend>(Stream::compute, phase);
     b_.fill_attend(a, TokenSlice{q_, 0, c_, b_.owned(r_)}, TokenSlice{cur, 0, c_, b_.owned(src)}, first ? out_ : pout_,
                    first ? lse_ : plse_);
     const bool skipped = a.mask == Mask::skip;
@@ -393,7 +393,11 @@ class RingEmitter final : public Emitter {
   BufferId q_, slot_[2], out_, lse_, pout_, plse_;
   Bytes kv_;
   int s_ = 0;  // the next step
-  std::optional<OpId> prev_attend_, prev_recv_;
+  // The last attention and the last recv (kNoOp: none yet). Not std::optional: a copy of one, written
+  // as a value and a flag and read back as one word, waited for the stores (store forwarding fails).
+  static constexpr OpId kNoOp = std::numeric_limits<OpId>::max();
+  OpId prev_attend_ = kNoOp;
+  OpId prev_recv_ = kNoOp;
 };
 
 /// All-gather baseline: K,V of every rank gathered first (ring all-gather lowered to sends), then one
