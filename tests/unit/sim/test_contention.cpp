@@ -232,15 +232,24 @@ void check_same_phases(const SimResult& a, const SimResult& b) {
   }
   CHECK(a.overlap_pct == b.overlap_pct);
 }
+// Eight ranks alternating between two nodes behind a 2:1 uplink (every ring step crosses it), with
+// interference and a fixed latency: the setup of the tests that compare two ways of simulating alike.
+struct AlternatingNodes {
+  static SimpleCostModel::Params params() {
+    auto p = unit_params();
+    p.interference = 1.3;
+    p.latency = microseconds(2.5);
+    return p;
+  }
+  const SimpleCostModel cost{params()};
+  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
+  const TablePlatform platform = two_nodes(1e9, 2e9);
+};
 }  // namespace
 
 TEST_CASE("a schedule streamed from its generator simulates exactly as the materialised one") {
-  auto params = unit_params();
-  params.interference = 1.3;
-  params.latency = microseconds(2.5);
-  const SimpleCostModel cost(params);
-  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
-  const auto platform = two_nodes(1e9, 2e9);
+  const AlternatingNodes x;
+  const auto& [cost, rr, platform] = x;
   for (const auto& variant : ir::variant_names()) {
     CAPTURE(variant);
     ir::ScheduleSpec spec;
@@ -272,12 +281,8 @@ TEST_CASE("flows alone on their links finish without a flow event, exactly as wi
   // it, a transfer alone on its links gets only its transfer_done. Across the variants on two nodes
   // behind a 2:1 uplink (transfers inside a node alone on their links, those across sharing the uplink,
   // some joined mid-flight), both give the same trace, figures, link usage and event count.
-  auto params = unit_params();
-  params.interference = 1.3;
-  params.latency = microseconds(2.5);
-  const SimpleCostModel cost(params);
-  const std::vector<std::int32_t> rr = {0, 4, 1, 5, 2, 6, 3, 7};
-  const auto platform = two_nodes(1e9, 2e9);
+  const AlternatingNodes x;
+  const auto& [cost, rr, platform] = x;
   for (const auto& variant : ir::variant_names()) {
     for (const bool causal : {true, false}) {
       CAPTURE(variant);

@@ -243,20 +243,29 @@ topology::Route path(std::initializer_list<std::pair<topology::LinkId, double>> 
   for (const auto& [l, bw] : hops) r.hops.push_back({l, topology::LinkKind::Net, Bandwidth(bw), Time{0}});
   return r;
 }
-// Runs the network alone until every flow is done; returns each user's finish time.
-std::vector<Time> drain(EventQueue& q, FlowNetwork& net, std::size_t users) {
-  std::vector<Time> done(users);
+// Pops every event, handing each to `handle(now, event)`, and settles the network as the simulator
+// does (once an instant's events are all handled); returns the last event's time.
+template <class Handle>
+Time pump(EventQueue& q, FlowNetwork& net, Handle handle) {
   Time now{0};
-  net.settle(now);
   while (!q.empty()) {
     Time t;
     Event ev;
     q.pop(t, ev);
     now = t;
-    std::uint32_t user = 0;
-    if (net.complete(now, ev, user)) done[user] = now;
+    handle(now, ev);
     if (net.dirty() && (q.empty() || q.top_time() > now)) net.settle(now);
   }
+  return now;
+}
+// Runs the network alone until every flow is done; returns each user's finish time.
+std::vector<Time> drain(EventQueue& q, FlowNetwork& net, std::size_t users) {
+  std::vector<Time> done(users);
+  net.settle(Time{0});
+  pump(q, net, [&](Time now, const Event& ev) {
+    std::uint32_t user = 0;
+    if (net.complete(now, ev, user)) done[user] = now;
+  });
   return done;
 }
 }  // namespace
@@ -342,12 +351,7 @@ TailRun run_tails(bool tails, const std::vector<topology::Route>& routes, const 
   out.done.resize(flows.size());
   std::vector<FlowId> flow(flows.size(), kNoFlow);
   for (std::uint32_t i = 0; i < flows.size(); ++i) q.push(flows[i].start, Event{EventType::timed_done, i});
-  Time now{0};
-  while (!q.empty()) {
-    Time t;
-    Event ev;
-    q.pop(t, ev);
-    now = t;
+  const Time end = pump(q, net, [&](Time now, const Event& ev) {
     std::uint32_t user = 0;
     switch (ev.type) {
       case EventType::timed_done: {
@@ -369,11 +373,10 @@ TailRun run_tails(bool tails, const std::vector<topology::Route>& routes, const 
       case EventType::compute_done:
         break;
     }
-    if (net.dirty() && (q.empty() || q.top_time() > now)) net.settle(now);
-  }
+  });
   CHECK(net.tail_finished() <= out.flow_events);
   CHECK(net.active_flows() == 0);
-  out.usage = net.usage(now);
+  out.usage = net.usage(end);
   return out;
 }
 void check_same_usage(const TailRun& a, const TailRun& b) {
