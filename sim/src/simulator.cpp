@@ -925,8 +925,8 @@ void Simulator::Impl::gpu_advance(Gpu& gpu) {
 // A GPU's kernels' completion times change (a kernel added or finished, the interference factor
 // changed): they are re-timed once the simulated instant is done (flush_gpus, before the network's
 // settle), so the several changes one instant's events make to a GPU (a kernel ends, its stream's next
-// starts, a transfer begins) cost one re-timing. `added`: a kernel added since (kNone: none); it needs its first event even if the others'
-// speed stands.
+// starts, a transfer begins) cost one re-timing. `added`: a kernel added since (kNone: none); it needs
+// its first event even if the others' speed stands.
 void Simulator::Impl::gpu_changed(std::uint32_t g, std::uint32_t added) {
   if (gpu_added[g] == kClean) {
     gpu_added[g] = added;
