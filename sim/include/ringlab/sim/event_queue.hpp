@@ -94,7 +94,7 @@ class EventQueue {
  private:
   static constexpr std::uint32_t kNowhere = 0xffffffffU;
   static constexpr std::uint32_t kDead = 0xffffffffU;  // Entry::slot of a replaced lane entry
-  static constexpr std::uint32_t kLanes = 16;
+  static constexpr std::uint32_t kLanes = 8;
   static constexpr std::uint32_t kHeap = kLanes;       // Where::lane of a heap entry
 
   // One pending event, payload inline (no slab to chase): 24 bytes. `key` is seq << 2 | type, so
