@@ -6,16 +6,19 @@
 // (in brackets), and to run (the simulator generates and compiles each rank's ops as the run reaches
 // them, so that is in the run), their total, ops and attention blocks simulated per CPU second of that
 // total, peak RSS after generation and at the end, the predicted time and the events processed.
-// Usage: bench_sim [P ...] [--trace] [--materialise] [--in-process]
+// Usage: bench_sim [P ...] [--trace] [--materialise] [--in-process] [--repeat N]
 //   default P: 64 256 1024 4096; --trace also records the trace; --materialise generates the whole
 //   schedule first (as a schedule read from a file would be) instead of streaming it from the generator;
-//   --in-process runs every P in this process (for heap profilers; peak RSS is then the largest so far).
+//   --in-process runs every P in this process (for heap profilers; peak RSS is then the largest so far);
+//   --repeat N runs each P N times, one after the other, and adds a line with the fastest, median and
+//   slowest total (a shared host moves single runs by tens of percent from one minute to the next).
 #include <fmt/core.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <cstdio>
@@ -111,7 +114,8 @@ class TimedPlatform final : public sim::Platform {
   mutable double seconds_ = 0;
 };
 
-int run_one(int P, bool record_trace, bool materialise) {
+// Simulates P ranks and prints its row; `total` gets the CPU seconds the row's Mops/s divide by.
+int run_one(int P, bool record_trace, bool materialise, double& total) {
   ir::Workload w;
   w.batch = 1;
   w.seq_len = static_cast<std::int64_t>(P) * 4096;
@@ -150,7 +154,7 @@ int run_one(int P, bool record_trace, bool materialise) {
   const double t4 = now_s();
   const double ops = static_cast<double>(res.ops);
   const double attends = static_cast<double>(P) * P;
-  const double total = (t1 - t0) + (t4 - t2);
+  total = (t1 - t0) + (t4 - t2);
   fmt::print("{:>6} {:>11} {:>11} {:>8.2f} {:>10.2f} {:>9.2f} {:>8.2f} {:>8.2f} {:>10.2f} {:>10.2f} {:>8.2f} {:>9.2f} {:>12.3f} {:>11}\n",
              P, res.ops, P * static_cast<std::int64_t>(P), t1 - t0, t3 - t2, platform.seconds(), t4 - t3, total,
              ops / total / 1e6, attends / total / 1e6, rss_ir, peak_rss_gib(), to_seconds(res.total) * 1e3, res.events);
@@ -161,9 +165,51 @@ int run_one(int P, bool record_trace, bool materialise) {
 int usage(const char* why) {
   if (why != nullptr) std::fprintf(stderr, "bench_sim: %s\n", why);
   std::fprintf(why != nullptr ? stderr : stdout,
-               "usage: bench_sim [P ...] [--trace] [--materialise] [--in-process]\n"
-               "  P: ranks to simulate, each a whole number from 1 to 65536 (default 64 256 1024 4096)\n");
+               "usage: bench_sim [P ...] [--trace] [--materialise] [--in-process] [--repeat N]\n"
+               "  P: ranks to simulate, each a whole number from 1 to 65536 (default 64 256 1024 4096)\n"
+               "  N: runs of each P, from 1 to 100 (default 1); more than one adds their fastest, median and\n"
+               "     slowest total\n");
   return why != nullptr ? 2 : 0;
+}
+
+// A whole number from lo to hi, or nullopt.
+std::optional<long> whole_number(const std::string& a, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(a.c_str(), &end, 10);
+  if (a.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+// One run of P in a child process (so its peak RSS is its own); its total comes back through a pipe.
+std::optional<double> run_child(int P, bool record_trace, bool materialise) {
+  int fds[2];
+  if (pipe(fds) != 0) return std::nullopt;
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    double total = 0;
+    const int rc = run_one(P, record_trace, materialise, total);
+    if (rc == 0 && write(fds[1], &total, sizeof total) != static_cast<ssize_t>(sizeof total)) _exit(1);
+    _exit(rc);
+  }
+  close(fds[1]);
+  double total = 0;
+  const ssize_t got = read(fds[0], &total, sizeof total);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != static_cast<ssize_t>(sizeof total)) {
+    fmt::print("{:>6} failed (status {})\n", P, status);
+    return std::nullopt;
+  }
+  return total;
 }
 
 }  // namespace
@@ -173,20 +219,22 @@ int main(int argc, char** argv) {
   bool record_trace = false;
   bool materialise = false;
   bool in_process = false;
+  long repeat = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--trace") record_trace = true;
     else if (a == "--materialise") materialise = true;
     else if (a == "--in-process") in_process = true;
     else if (a == "--help" || a == "-h") return usage(nullptr);
-    else {
-      char* end = nullptr;
-      errno = 0;
-      const long p = std::strtol(a.c_str(), &end, 10);
-      if (a.empty() || *end != '\0' || errno != 0 || p < 1 || p > 65536) {
-        return usage(fmt::format("'{}' is neither an option nor a rank count from 1 to 65536", a).c_str());
-      }
-      ps.push_back(static_cast<int>(p));
+    else if (a == "--repeat") {
+      const std::optional<long> n = i + 1 < argc ? whole_number(argv[i + 1], 1, 100) : std::nullopt;
+      if (!n) return usage("--repeat needs a number of runs from 1 to 100");
+      repeat = *n;
+      ++i;
+    } else if (const std::optional<long> p = whole_number(a, 1, 65536)) {
+      ps.push_back(static_cast<int>(*p));
+    } else {
+      return usage(fmt::format("'{}' is neither an option nor a rank count from 1 to 65536", a).c_str());
     }
   }
   if (ps.empty()) ps = {64, 256, 1024, 4096};
@@ -208,16 +256,27 @@ int main(int argc, char** argv) {
       fmt::print("{:>6} skipped: needs ~{:.1f} GiB, {:.1f} GiB available\n", P, need, avail);
       continue;
     }
-    std::fflush(stdout);
-    if (in_process) {
-      if (run_one(P, record_trace, materialise) != 0) fmt::print("{:>6} failed\n", P);
-      continue;
+    std::vector<double> totals;
+    for (long k = 0; k < repeat; ++k) {
+      std::optional<double> total;
+      if (in_process) {
+        double t = 0;
+        if (run_one(P, record_trace, materialise, t) == 0) total = t;
+        else fmt::print("{:>6} failed\n", P);
+      } else {
+        total = run_child(P, record_trace, materialise);
+      }
+      if (total) totals.push_back(*total);
     }
-    const pid_t pid = fork();
-    if (pid == 0) _exit(run_one(P, record_trace, materialise));
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fmt::print("{:>6} failed (status {})\n", P, status);
+    if (repeat > 1 && !totals.empty()) {
+      std::sort(totals.begin(), totals.end());
+      const std::size_t n = totals.size();
+      const double median = n % 2 == 1 ? totals[n / 2] : (totals[n / 2 - 1] + totals[n / 2]) / 2;
+      fmt::print("{:>6} total_s over {} runs: fastest {:.3f}, median {:.3f}, slowest {:.3f} "
+                 "({:.2f} Mattend/s at the median)\n",
+                 P, n, totals.front(), median, totals.back(), static_cast<double>(P) * P / median / 1e6);
+    }
+    std::fflush(stdout);
   }
   return 0;
 }
