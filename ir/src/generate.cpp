@@ -130,9 +130,34 @@ class Builder {
   void own(PartitionKind kind, std::vector<TokenSetId> owned) {
     s_.partition.kind = kind;
     s_.partition.owned = std::move(owned);
+    // Does rank k own set owned[0] + k, the one chunk that follows rank k-1's? (A contiguous partition
+    // made in rank order: then owned_set is arithmetic, not two table reads a step, which at thousands
+    // of ranks were most of the ring emitter's cache misses.)
+    const auto& o = s_.partition.owned;
+    arithmetic_ = !o.empty() && only_chunk_[o[0]].length >= 0 && only_chunk_[o[0]].stride == 1;
+    if (!arithmetic_) return;
+    const Chunk first = only_chunk_[o[0]];
+    for (std::size_t k = 0; arithmetic_ && k < o.size(); ++k) {
+      const auto i = static_cast<std::int64_t>(k);
+      arithmetic_ = o[k] == o[0] + k && only_chunk_[o[k]] == Chunk{first.start + i * first.length, first.length, 1};
+    }
   }
   [[nodiscard]] const TokenSet& set(TokenSetId id) const { return s_.token_sets[id]; }
   [[nodiscard]] TokenSetId owned(int rank) const { return s_.partition.owned[static_cast<std::size_t>(rank)]; }
+  /// A rank's token set and, when that is one chunk, the chunk (else length -1).
+  struct OwnedSet {
+    TokenSetId id;
+    Chunk chunk;
+  };
+  [[nodiscard]] OwnedSet owned_set(int rank) const {
+    const TokenSetId first = s_.partition.owned.front();
+    if (arithmetic_) {
+      const Chunk& c = only_chunk_[first];  // the same line every time
+      return {first + static_cast<TokenSetId>(rank), Chunk{c.start + rank * c.length, c.length, 1}};
+    }
+    const TokenSetId id = owned(rank);
+    return {id, only_chunk_[id]};
+  }
 
   // Buffer sizes follow the token-major layouts of docs/ir.md.
   [[nodiscard]] Bytes q_bytes(std::int64_t tokens) const {
@@ -176,6 +201,14 @@ class Builder {
   }
   /// The same, written into `a` (every field) in place: see OpWriter::next.
   void fill_attend(Attend& a, TokenSlice q, TokenSlice kv, BufferId out, BufferId lse) const {
+    // Most sets are one chunk: weigh those from the flat copies (one read where the sets' own chunk
+    // lists are a pointer away, the emitters' most frequent cache miss at thousands of ranks).
+    fill_attend(a, q, kv, out, lse, only_chunk_[q.positions], only_chunk_[kv.positions]);
+  }
+  /// The same with the slices' sets' chunks at hand (owned_set): qc and kc are those of q.positions and
+  /// kv.positions (length -1: not one chunk).
+  void fill_attend(Attend& a, TokenSlice q, TokenSlice kv, BufferId out, BufferId lse, const Chunk& qc,
+                   const Chunk& kc) const {
     set_slice(a.q, q);
     set_slice(a.kv, kv);
     a.out = out;
@@ -183,10 +216,6 @@ class Builder {
     a.out_offset = 0;
     a.head_begin = 0;
     a.heads = static_cast<std::int32_t>(w_.q_heads);
-    // Most sets are one chunk: weigh those from the flat copies (one read where the sets' own chunk
-    // lists are a pointer away, the emitters' most frequent cache miss at thousands of ranks).
-    const Chunk& qc = only_chunk_[q.positions];
-    const Chunk& kc = only_chunk_[kv.positions];
     std::int64_t weight = 0;
     if (qc.length >= 0 && kc.length >= 0) {
       weight = pair_weight(w_, qc, kc);
@@ -228,6 +257,7 @@ class Builder {
   Schedule s_;
   std::map<std::vector<std::int64_t>, TokenSetId> set_ids_;
   std::vector<Chunk> only_chunk_;  // per token set: its chunk if it has exactly one, else length -1
+  bool arithmetic_ = false;        // see own()
 };
 
 /// Writes one rank's ops, numbering them (a variant's emitter writes through this). It writes from
@@ -371,8 +401,10 @@ class RingEmitter final : public Emitter {
     const bool first = s == 0;
     Attend& a = prev_recv_ != kNoOp ? op.next<Attend>(Stream::compute, phase, {prev_recv_})
                                     : op.next<Attend>(Stream::compute, phase);
-    b_.fill_attend(a, TokenSlice{q_, 0, c_, b_.owned(r_)}, TokenSlice{cur, 0, c_, b_.owned(src)}, first ? out_ : pout_,
-                   first ? lse_ : plse_);
+    const Builder::OwnedSet qs = b_.owned_set(r_);
+    const Builder::OwnedSet ks = b_.owned_set(src);
+    b_.fill_attend(a, TokenSlice{q_, 0, c_, qs.id}, TokenSlice{cur, 0, c_, ks.id}, first ? out_ : pout_,
+                   first ? lse_ : plse_, qs.chunk, ks.chunk);
     const bool skipped = a.mask == Mask::skip;
     OpId last = op.last();
     prev_attend_ = last;

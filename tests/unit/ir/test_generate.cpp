@@ -107,6 +107,41 @@ TEST_CASE("every variant computes exactly the whole attention's FLOPs") {
   }
 }
 
+TEST_CASE("every attention block's FLOPs and mask are those of the token sets it names") {
+  // The generators weigh blocks from cached or computed chunks (Builder::owned_set): each must agree
+  // with the sets the op's slices name, as a reader of the IR weighs them.
+  for (const auto& variant : variant_names()) {
+    for (int P : {1, 2, 3, 4, 8}) {
+      for (const std::int64_t window : {0, 20}) {
+        for (bool causal : {false, true}) {
+          CAPTURE(variant);
+          CAPTURE(P);
+          CAPTURE(window);
+          CAPTURE(causal);
+          auto w = small(causal, 96, 1);
+          w.window = window;
+          const auto s = generate(w, ScheduleSpec{variant, P, {}});
+          std::int64_t blocks = 0;
+          for (const auto& rank : s.ranks) {
+            for (const auto& op : rank.ops) {
+              const auto* a = std::get_if<Attend>(&op.kind);
+              if (a == nullptr) continue;
+              ++blocks;
+              const TokenSet& q = s.token_sets.at(a->q.positions);
+              const TokenSet& kv = s.token_sets.at(a->kv.positions);
+              const Flops f = attend_flops(w, q, kv);
+              CHECK(a->flops == f);
+              const Flops full(4 * w.batch * w.q_heads * w.head_dim * token_count(q) * token_count(kv));
+              CHECK(a->mask == (f.value == 0 ? Mask::skip : f == full ? Mask::full : Mask::partial));
+            }
+          }
+          CHECK(blocks >= P);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("causal contiguous ring: the last rank does P-1 full blocks and one half") {
   const int P = 8;
   const auto w = small(true, 96, 4);
