@@ -23,6 +23,7 @@
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -184,10 +185,14 @@ std::optional<long> whole_number(const std::string& a, long lo, long hi) {
 // One run of P in a child process (so its peak RSS is its own); its total comes back through a pipe.
 std::optional<double> run_child(int P, bool record_trace, bool materialise) {
   int fds[2];
-  if (pipe(fds) != 0) return std::nullopt;
+  if (pipe(fds) != 0) {
+    fmt::print("{:>6} failed: pipe: {}\n", P, std::strerror(errno));
+    return std::nullopt;
+  }
   std::fflush(stdout);
   const pid_t pid = fork();
   if (pid < 0) {
+    fmt::print("{:>6} failed: fork: {}\n", P, std::strerror(errno));
     close(fds[0]);
     close(fds[1]);
     return std::nullopt;
