@@ -90,6 +90,13 @@ TEST_CASE("compile: unmatched and mismatched transfers are named") {
     CHECK_THROWS_WITH_AS((void)simulate(s, platform, identity(2), cost),
                          "rank 0 op 0 sends 1000 bytes but rank 1 op 0 receives 999", ValidationError);
   }
+  {  // the same, the recv issued first (the send finds it posted)
+    auto s = empty(2);
+    s.ranks[0].ops.push_back(op(0, ir::Stream::comm, recv(1, 999, 1)));
+    s.ranks[1].ops.push_back(op(0, ir::Stream::comm, send(0, 1000, 1)));
+    CHECK_THROWS_WITH_AS((void)simulate(s, platform, identity(2), cost),
+                         "rank 1 op 0 sends 1000 bytes but rank 0 op 0 receives 999", ValidationError);
+  }
   {
     auto s = empty(2);
     s.ranks[0].ops.push_back(op(0, ir::Stream::comm, send(5, 1000, 1)));
