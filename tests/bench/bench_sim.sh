@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_sim runs (a small P, so this is no timing) and prints a row whose prediction and counts are the
-# simulator's; a bad argument is refused with exit status 2 and a message naming it.
+# simulator's; --repeat adds a summary; a bad argument is refused with exit status 2 and a message naming it.
 set -euo pipefail
 bin=$1
 out=$("$bin" 8 --in-process)
@@ -23,5 +23,22 @@ for bad in 0 abc 12x --bogus; do
   set -e
   (( rc == 2 )) || { echo "FAIL: bench_sim $bad exited $rc, expected 2" >&2; exit 1; }
   [[ $err == *"'$bad'"* ]] || { echo "FAIL: bench_sim $bad: message does not name it: $err" >&2; exit 1; }
+done
+# --repeat: each P run that many times (in child processes, their totals sent back through a pipe),
+# then one line with the fastest, median and slowest total, in that order.
+out=$("$bin" 8 --repeat 3)
+(( $(echo "$out" | awk '$1 == 8 && $2 ~ /^[0-9]+$/' | wc -l) == 3 )) || { echo "FAIL: --repeat 3 did not print 3 rows: $out" >&2; exit 1; }
+summary=$(echo "$out" | grep 'total_s over 3 runs') || { echo "FAIL: --repeat 3 printed no summary: $out" >&2; exit 1; }
+read -r fastest median slowest < <(echo "$summary" | sed -E 's/.*fastest ([0-9.]+), median ([0-9.]+), slowest ([0-9.]+).*/\1 \2 \3/')
+awk -v a="$fastest" -v b="$median" -v c="$slowest" 'BEGIN { exit !(a <= b && b <= c) }' ||
+  { echo "FAIL: --repeat summary out of order: $summary" >&2; exit 1; }
+for bad in "--repeat 0" "--repeat 101" "--repeat abc" "--repeat"; do
+  set +e
+  # shellcheck disable=SC2086
+  err=$("$bin" 8 $bad 2>&1 > /dev/null)
+  rc=$?
+  set -e
+  (( rc == 2 )) || { echo "FAIL: bench_sim 8 $bad exited $rc, expected 2" >&2; exit 1; }
+  [[ $err == *"--repeat needs a number of runs from 1 to 100"* ]] || { echo "FAIL: bench_sim 8 $bad: $err" >&2; exit 1; }
 done
 echo "ok"
