@@ -137,7 +137,7 @@ class Builder {
     arithmetic_ = !o.empty() && only_chunk_[o[0]].length >= 0 && only_chunk_[o[0]].stride == 1;
     if (!arithmetic_) return;
     const Chunk first = only_chunk_[o[0]];
-    for (std::size_t k = 0; arithmetic_ && k < o.size(); ++k) {
+    for (std::size_t k = 1; arithmetic_ && k < o.size(); ++k) {
       const auto i = static_cast<std::int64_t>(k);
       arithmetic_ = o[k] == o[0] + k && only_chunk_[o[k]] == Chunk{first.start + i * first.length, first.length, 1};
     }
@@ -150,8 +150,8 @@ class Builder {
     Chunk chunk;
   };
   [[nodiscard]] OwnedSet owned_set(int rank) const {
-    const TokenSetId first = s_.partition.owned.front();
     if (arithmetic_) {
+      const TokenSetId first = s_.partition.owned.front();
       const Chunk& c = only_chunk_[first];  // the same line every time
       return {first + static_cast<TokenSetId>(rank), Chunk{c.start + rank * c.length, c.length, 1}};
     }
