@@ -67,6 +67,7 @@ FlowId FlowNetwork::start(Time now, PathId path, double bytes, Bandwidth cap, st
   } else {
     f = static_cast<FlowId>(flows_.size());
     flows_.emplace_back();
+    flow_mark_.push_back(0);
     flows_.back().slot = queue_.add_slot();
     pos_.resize(flows_.size() * stride_);
   }
@@ -216,16 +217,16 @@ void FlowNetwork::settle(Time now) {
     lk.mark = epoch_;
     comp_links_.push_back(l);
     for (const FlowId g : lk.flows) {
-      if (flows_[g].mark != epoch_) {
-        flows_[g].mark = epoch_;
+      if (flow_mark_[g] != epoch_) {
+        flow_mark_[g] = epoch_;
         comp_flows_.push_back(g);
       }
     }
   };
   for (const FlowId f : dirty_flows_) {
     if (flows_[f].active && flows_[f].rate == 0 && dirty_links_.empty() && fast_start(now, f)) continue;
-    if (flows_[f].active && flows_[f].mark != epoch_) {
-      flows_[f].mark = epoch_;
+    if (flows_[f].active && flow_mark_[f] != epoch_) {
+      flow_mark_[f] = epoch_;
       comp_flows_.push_back(f);
     }
   }

@@ -106,7 +106,10 @@ class FlowNetwork {
   [[nodiscard]] std::uint64_t recomputations() const noexcept { return recomputations_; }
 
  private:
-  struct Flow {
+  // One cache line, aligned: the far prefetch stage loads it whole (at 72 bytes its flags, which every
+  // completion reads, lay in a second line that was never prefetched). The water-filling epoch is in
+  // flow_mark_.
+  struct alignas(64) Flow {
     double remaining = 0;      // bytes still to send, as of `updated`
     double rate = 0;           // bytes per second
     double cap = 0;            // own max rate (infinity when none)
@@ -116,11 +119,11 @@ class FlowNetwork {
     PathId path = 0;
     std::uint32_t user = 0;
     EventQueue::Slot slot = 0;  // its flow_done event (in tail mode, the user's tail event)
-    std::uint32_t mark = 0;    // component-search epoch
     bool active = false;       // on its links
     bool frozen = false;
     bool in_tail = false;      // in tail mode: no flow_done event (see start())
   };
+  static_assert(sizeof(Flow) == 64);
   // A link's flows: up to two inline (a GPU's own links carry one or two), more on the heap. 16 bytes,
   // so that with the fields a flow's start and finish use, it fits the link's first cache line.
   using FlowList = ShortList<FlowId>;
@@ -156,6 +159,7 @@ class FlowNetwork {
   std::vector<topology::LinkId> path_links_;
   std::vector<std::size_t> path_begin_{0};
   std::vector<Flow> flows_;
+  std::vector<std::uint32_t> flow_mark_;  // per flow: component-search epoch (water_fill's scratch)
   // Where each flow sits in each of its links' lists: row f, one column per hop of its path.
   std::vector<std::uint32_t> pos_;
   std::size_t stride_ = 0;                // columns per row: the longest path's hop count
