@@ -95,6 +95,24 @@ std::string format_table(const trace::Summary& s, const SimResult& r) {
   return out;
 }
 
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 has no way to write the other control characters, escaped or not.
+        out += static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r' ? '?' : c;
+    }
+  }
+  return out;
+}
+
 std::string timeline_svg(const SimResult& r, const std::vector<std::int32_t>& gpu_of_rank, const std::string& title,
                          std::int32_t max_lanes) {
   // Lanes: the GPUs used, in index order.
@@ -120,7 +138,7 @@ std::string timeline_svg(const SimResult& r, const std::vector<std::int32_t>& gp
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{}\" y=\"20\" font-size=\"14\">{}{}</text>\n",
-      width, height, left, title, cut ? fmt::format(" (first {} GPUs)", max_lanes) : "");
+      width, height, left, xml_escape(title), cut ? fmt::format(" (first {} GPUs)", max_lanes) : "");
   for (std::size_t i = 0; i < gpus.size(); ++i) {
     const double y = top + lane_h * static_cast<double>(i);
     svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">GPU {}</text>\n", left - 6, y + lane_h * 0.7, gpus[i]);

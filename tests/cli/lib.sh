@@ -24,3 +24,14 @@ finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]
 }
+
+# check DESCRIPTION COMMAND...: require COMMAND to succeed (for assertions on files a command wrote).
+check() {
+  local what=$1
+  shift
+  checks=$((checks + 1))
+  if ! "$@"; then
+    failures=$((failures + 1))
+    printf 'FAIL: %s\n' "$what"
+  fi
+}

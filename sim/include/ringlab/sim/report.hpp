@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringlab/ir/schedule.hpp"
@@ -36,5 +37,10 @@ using LinkNamer = std::function<std::string(topology::LinkId)>;
 
 /// A time with a unit that suits it ("12.345 ms", "3.2 us").
 [[nodiscard]] std::string format_time(double seconds);
+
+/// `text` as XML character data or attribute value: & < > " ' escaped, control characters XML cannot
+/// hold (all below 0x20 but tab, newline, return) as '?' (names and values from the user's files go
+/// into the SVG pictures).
+[[nodiscard]] std::string xml_escape(std::string_view text);
 
 }  // namespace ringlab::sim
