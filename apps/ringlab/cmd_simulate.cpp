@@ -133,7 +133,7 @@ std::string sweep_svg(const std::vector<Axis>& axes, const std::vector<std::vect
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"20\" font-size=\"14\">{}</text>\n",
-      width, top + 2 * panel_h + gap + 40, left, title);
+      width, top + 2 * panel_h + gap + 40, left, sim::xml_escape(title));
   auto panel = [&](double y0, const std::vector<double>& v, const std::string& label, double scale, const char* unit) {
     double hi = 0;
     for (const double x : v) hi = std::max(hi, x * scale);
@@ -149,9 +149,11 @@ std::string sweep_svg(const std::vector<Axis>& axes, const std::vector<std::vect
                          left, left + plot_w, y, y, left - 6, y + 4, t);
     }
     for (std::size_t i = 0; i < nx; ++i) {
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", xpos(i), y0 + panel_h + 16, axes[0].values[i]);
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", xpos(i), y0 + panel_h + 16,
+                         sim::xml_escape(axes[0].values[i]));
     }
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + plot_w / 2, y0 + panel_h + 32, axes[0].key);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + plot_w / 2, y0 + panel_h + 32,
+                       sim::xml_escape(axes[0].key));
     std::size_t k = 0;
     for (const auto& [rest, pts] : series) {
       const char* colour = colours[k % 8];
@@ -166,7 +168,8 @@ std::string sweep_svg(const std::vector<Axis>& axes, const std::vector<std::vect
         name += fmt::format("{}{}={}", a ? " " : "", axes[a + 1].key, axes[a + 1].values[rest[a]]);
       }
       if (name.empty()) name = label;
-      svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" fill=\"{}\">{}</text>\n", left + plot_w + 12, y0 + 14 * static_cast<double>(k + 1), colour, name);
+      svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" fill=\"{}\">{}</text>\n", left + plot_w + 12, y0 + 14 * static_cast<double>(k + 1), colour,
+                         sim::xml_escape(name));
       ++k;
     }
   };
@@ -225,6 +228,20 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
   sweep->callback([sargs, &exit_code] {
     std::vector<Axis> axes;
     for (const auto& v : sargs->vary) axes.push_back(parse_vary(v));
+    // A key varied twice, or varied and fixed by --set, would have one value silently override the
+    // other while the CSV still listed both.
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      for (std::size_t b = 0; b < a; ++b) {
+        if (axes[b].key == axes[a].key) {
+          throw InputError("--vary", 0, 0, axes[a].key, "varied twice: give all its values in one --vary");
+        }
+      }
+      for (const auto& o : sargs->overrides) {
+        if (o.substr(0, o.find('=')) == axes[a].key) {
+          throw InputError("--vary", 0, 0, axes[a].key, fmt::format("also fixed by --set {}: vary it or set it, not both", o));
+        }
+      }
+    }
     std::vector<std::vector<std::size_t>> points(1);
     for (std::size_t a = axes.size(); a-- > 0;) {  // the first axis varies slowest
       std::vector<std::vector<std::size_t>> next;
@@ -253,7 +270,17 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
         label += fmt::format("{}{}={}", a ? " " : "", axes[a].key, axes[a].values[points[p][a]]);
       }
       if (tty) fmt::print(stderr, "\r[{}/{}] {}\x1b[K", p + 1, points.size(), label);
-      const Run run = simulate_file(sargs->experiment, overrides);
+      const Run run = [&] {
+        try {
+          return simulate_file(sargs->experiment, overrides);
+        } catch (const InputError& e) {
+          // The varied values go in as overrides: name the option the user wrote.
+          for (const auto& a : axes) {
+            if (e.file() == "--set" && e.field() == a.key) throw InputError("--vary", 0, 0, e.field(), e.reason());
+          }
+          throw;
+        }
+      }();
       name = run.loaded.experiment.name;
       for (std::size_t a = 0; a < axes.size(); ++a) csv += csv_field(axes[a].values[points[p][a]]) + ",";
       const auto& s = run.summary;

@@ -19,6 +19,7 @@ InputError::InputError(std::string file, int line, int column, std::string field
     : Error(format_input_error(file, line, column, field, message)),
       file_(std::move(file)),
       line_(line),
-      field_(std::move(field)) {}
+      field_(std::move(field)),
+      reason_(std::move(message)) {}
 
 }  // namespace ringlab

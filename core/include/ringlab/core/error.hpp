@@ -21,11 +21,13 @@ class InputError : public Error {
   [[nodiscard]] const std::string& file() const noexcept { return file_; }  ///< the source file
   [[nodiscard]] int line() const noexcept { return line_; }                 ///< 1-based line, 0 if unknown
   [[nodiscard]] const std::string& field() const noexcept { return field_; }  ///< dotted field path
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }  ///< the message, without where
 
  private:
   std::string file_;
   int line_;
   std::string field_;
+  std::string reason_;
 };
 
 /// A schedule that breaks the IR contract (unmatched send, cycle, deadlock, bad buffer).
