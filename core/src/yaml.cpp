@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -28,6 +29,29 @@ std::string join(std::span<const std::string_view> names) {
     out += n;
   }
   return out;
+}
+
+// YAML allows a key once per mapping; yaml-cpp keeps every copy and answers lookups with the first, so
+// a later value (a pasted block, a second `name:`) would be silently ignored. Fails at the second copy.
+void check_unique_keys(const YAML::Node& node, const std::shared_ptr<const YamlSource>& source,
+                       const std::string& path) {
+  if (node.IsMap()) {
+    std::vector<std::string> seen;  // mappings are small: a scan beats a set
+    for (const auto& kv : node) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      if (kv.first.IsScalar()) {
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+          YamlNode(kv.first, source, child_path(path, key))
+              .fail(fmt::format("key '{}' appears twice in this mapping (YAML allows a key once)", key));
+        }
+        seen.push_back(key);
+      }
+      check_unique_keys(kv.second, source, child_path(path, key));
+    }
+  } else if (node.IsSequence()) {
+    std::size_t i = 0;
+    for (const auto& item : node) check_unique_keys(item, source, fmt::format("{}[{}]", path, i++));
+  }
 }
 }  // namespace
 
@@ -171,6 +195,7 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::string& lab
   try {
     YAML::Node root = YAML::Load(text);
     if (!root || root.IsNull()) throw InputError(label, 0, 0, "", "the document is empty");
+    check_unique_keys(root, source, "");
     return YamlDocument(root, source);
   } catch (const YAML::Exception& e) {
     throw InputError(label, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column >= 0 ? e.mark.column + 1 : 0, "",

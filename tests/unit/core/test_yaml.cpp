@@ -35,6 +35,16 @@ TEST_CASE("yaml: errors name file, line, column and field") {
         "f.yaml:3:6: field 'a.c': '3' is not one of: x, y");
 }
 
+TEST_CASE("yaml: a key twice in one mapping is an error at its second copy, at any depth") {
+  CHECK(error_of([] { (void)YamlDocument::parse("name: a\nx: 1\nname: b\n", "d.yaml"); }) ==
+        "d.yaml:3:1: field 'name': key 'name' appears twice in this mapping (YAML allows a key once)");
+  CHECK(error_of([] { (void)YamlDocument::parse("a:\n  - {k: 1, j: 2}\n  - {k: 1, k: 2}\n", "d.yaml"); }) ==
+        "d.yaml:3:12: field 'a[1].k': key 'k' appears twice in this mapping (YAML allows a key once)");
+  CHECK(error_of([] { (void)YamlDocument::parse("{\"k\": 1, \"m\": {\"k\": 2}}", "d.json"); }) == "no error");
+  CHECK(error_of([] { (void)YamlDocument::parse("{\"k\": 1, \"k\": 2}", "d.json"); }) ==
+        "d.json:1:10: field 'k': key 'k' appears twice in this mapping (YAML allows a key once)");
+}
+
 TEST_CASE("yaml: syntax errors and missing files are input errors") {
   CHECK(error_of([] { (void)YamlDocument::parse("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
   CHECK(error_of([] { (void)YamlDocument::load_file("/nonexistent/x.yaml"); })
