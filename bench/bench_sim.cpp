@@ -137,7 +137,7 @@ int run_one(int P, bool record_trace, bool materialise, double& total) {
   const double t1 = now_s();
   const double rss_ir = peak_rss_gib();
   const topology::Cluster cluster = dgx_h100_cluster(P);
-  const models::DeviceSpec device = models::load_device(cluster.device_spec());
+  const models::DeviceSpec device = models::load_cluster_device(cluster);
   const models::CommModel comm(models::default_comm_params(), device);
   const models::ParametricComputeModel compute(device);
   const sim::ModelsCostModel cost(compute, comm);

@@ -29,7 +29,7 @@ struct ScheduleArgs {
 
 /// The device spec of the experiment's topology (every GPU of a topology is of one kind).
 models::DeviceSpec device_of(const ir::Experiment& e) {
-  return models::load_device(topology::load_topology(e.topology).device_spec());
+  return models::load_cluster_device(topology::load_topology(e.topology));
 }
 
 void print_memory(const ir::Schedule& s, const models::DeviceSpec& device) {

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "ringlab/core/error.hpp"
 #include "ringlab/core/yaml.hpp"
+#include "ringlab/models/device.hpp"
 #include "ringlab/topology/load.hpp"
 #include "ringlab/topology/summary.hpp"
 
@@ -46,6 +47,8 @@ void add_topology_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--dot", opts->dot, "write the cluster graph as Graphviz DOT to this file");
   cmd->callback([opts, &exit_code] {
     const auto cluster = topology::load_topology(opts->file);
+    // The device file it names must load too: `simulate` reads it, the summary alone would not.
+    (void)models::load_cluster_device(cluster);
     std::optional<std::pair<int, int>> pair;
     if (!opts->path.empty()) {
       const auto comma = opts->path.find(',');

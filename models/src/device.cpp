@@ -247,6 +247,21 @@ DeviceSpec read_device(const YamlDocument& doc) {
 
 DeviceSpec load_device(const std::string& path) { return read_device(YamlDocument::load_file(path)); }
 
+DeviceSpec load_cluster_device(const topology::Cluster& cluster) {
+  const std::string& path = cluster.device_spec();
+  if (path.empty()) {
+    throw InputError(cluster.source_file().empty() ? cluster.name() : cluster.source_file(), 0, 0, "device",
+                     "the topology names no device file");
+  }
+  try {
+    return load_device(path);
+  } catch (const InputError& e) {
+    // Not opened or not parsed at all: the topology's reference is what to fix (or at least to see).
+    if (e.file() != path || e.line() != 0 || !e.field().empty() || cluster.source_file().empty()) throw;
+    throw InputError(cluster.source_file(), cluster.device_spec_line(), 0, "device", fmt::format("{}: {}", path, e.reason()));
+  }
+}
+
 DeviceSpec parse_device(const std::string& text, const std::string& label) {
   return read_device(YamlDocument::parse(text, label));
 }

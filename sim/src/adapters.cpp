@@ -66,7 +66,7 @@ LoadedExperiment load_for_simulation(const std::string& path, const std::vector<
       topology::place(*x.cluster, placement_of(e.placement), e.schedule.ranks, {e.file, e.line_of("placement"), "placement"});
   x.gpu_of_rank.assign(placed.begin(), placed.end());
   // A calibrated profile (experiment key device_profile) stands in for the topology's device spec.
-  models::DeviceSpec device = models::load_device(x.cluster->device_spec());
+  models::DeviceSpec device = models::load_cluster_device(*x.cluster);
   if (!e.device_profile.empty()) device = models::load_device_profile(e.device_profile, device.name);
   device.require(e.workload.dtype, fmt::format("workload.dtype of {}", e.file));
   x.comm = std::make_unique<models::CommModel>(models::default_comm_params(), device);

@@ -24,6 +24,11 @@ sed 's/to: g1/to: g7/; s/-5/10/' "$TMP/bad-bw.yaml" >"$TMP/bad-vertex.yaml"
 expect 2 "bad-vertex\.yaml:7:[0-9]+: field 'links\[0\]\.to'.*g7" -- topology "$TMP/bad-vertex.yaml"
 sed 's/links:/links: []\nunused:/; /- {from: g0/d' "$TMP/bad-bw.yaml" >"$TMP/bad-key.yaml"
 expect 2 "bad-key\.yaml:[0-9]+:[0-9]+: field 'unused': unknown key" -- topology "$TMP/bad-key.yaml"
+# The device file a topology names must exist: the error points at the topology's `device:` line.
+sed "s#\.\./devices/h100-sxm\.yaml#$PWD/configs/devices/absent.yaml#; s/-5/10/" "$TMP/bad-bw.yaml" >"$TMP/no-device.yaml"
+expect 2 "no-device\.yaml:2: field 'device': .*absent\.yaml: cannot open file" -- topology "$TMP/no-device.yaml"
+expect 2 "no-device\.yaml:2: field 'device': .*absent\.yaml: cannot open file" \
+  -- simulate configs/experiments/quickstart.yaml --set "topology=$TMP/no-device.yaml" --set schedule.ranks=2
 expect 2 "quickstart\.yaml:9: field 'placement': 16 ranks do not fit on the 8 GPUs" \
   -- simulate configs/experiments/quickstart.yaml --set schedule.ranks=16
 finish

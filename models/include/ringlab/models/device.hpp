@@ -9,6 +9,7 @@
 
 #include "ringlab/core/units.hpp"
 #include "ringlab/ir/schedule.hpp"
+#include "ringlab/topology/cluster.hpp"
 
 namespace ringlab {
 class YamlNode;
@@ -102,6 +103,9 @@ struct DeviceSpec {
 
 /// Loads and checks a device file; every error is an InputError naming the file, line and field.
 [[nodiscard]] DeviceSpec load_device(const std::string& path);
+/// Loads the device file a topology names (its `device:` key). A file that cannot be read is an
+/// InputError at that key of the topology file; an error inside the device file names that file.
+[[nodiscard]] DeviceSpec load_cluster_device(const topology::Cluster& cluster);
 /// Loads a device profile (e.g. written by `ringlab calibrate`) that stands in for `expected_device`:
 /// its name must equal that device's name or that name plus " (calibrated)" ("" skips the check);
 /// otherwise an InputError names the profile file, the line of `name` and the field.
