@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "ringlab/core/error.hpp"
+#include "ringlab/ir/generate.hpp"
 #include "ringlab/ir/serialize.hpp"
 
 namespace ringlab::ir {
@@ -44,12 +45,64 @@ class Checker {
         if (c.length < 0 || c.stride < 1 || c.start < 0)
           add(fmt::format("token set {}: chunk (start {}, length {}, stride {}) is invalid", t, c.start, c.length,
                           c.stride));
+    partition_covers();
     for (std::size_t r = 0; r < P && !full(); ++r) rank(r);
   }
 
  private:
   void add(std::string e) {
     if (!full()) errors_.push_back(std::move(e));
+  }
+  // A token partition (every kind but heads) gives each token of [0, seq_len) to exactly one rank: its
+  // Q rows are computed once and its K,V block travels the ring once.
+  void partition_covers() {
+    if (s_.partition.kind == PartitionKind::heads || s_.workload.seq_len <= 0) return;
+    const auto L = s_.workload.seq_len;
+    std::vector<std::int32_t> owner(static_cast<std::size_t>(L), -1);
+    for (std::size_t r = 0; r < s_.partition.owned.size() && !full(); ++r) {
+      const auto t = s_.partition.owned[r];
+      if (t >= s_.token_sets.size()) continue;  // reported above
+      for (const auto& c : s_.token_sets[t].chunks) {
+        if (c.length < 0 || c.stride < 1 || c.start < 0) continue;  // reported above
+        for (std::int64_t i = 0; i < c.length; ++i) {
+          const std::int64_t pos = c.start + i * c.stride;
+          if (pos >= L) {
+            add(fmt::format("partition of rank {}: token set {} holds position {}, past seq_len {}", r, t, pos, L));
+            break;
+          }
+          auto& o = owner[static_cast<std::size_t>(pos)];
+          if (o >= 0) {
+            add(fmt::format("partition: position {} is owned by rank {} and rank {}", pos, o, r));
+            break;
+          }
+          o = static_cast<std::int32_t>(r);
+        }
+      }
+    }
+    if (full()) return;
+    const auto gap = std::find(owner.begin(), owner.end(), -1);
+    if (gap != owner.end()) add(fmt::format("partition: position {} of seq_len {} is owned by no rank", gap - owner.begin(), L));
+  }
+  // An attention block's mask and FLOPs follow from its token sets and the workload (docs/ir.md,
+  // "FLOPs"); the simulator prices the block by them, so a block that disagrees would be mispriced.
+  template <class A>
+  void attention_figures(std::size_t r, OpId id, const A& a) {
+    const auto sets = s_.token_sets.size();
+    if (a.q.positions >= sets || a.kv.positions >= sets) return;  // reported by slice()
+    const auto& qs = s_.token_sets[a.q.positions];
+    const auto& ks = s_.token_sets[a.kv.positions];
+    const Mask mask = mask_relation(s_.workload, qs, ks);
+    if (a.mask != mask) {
+      add(fmt::format("{}: mask is {} but its token sets make it {}", describe_op(s_, r, id), to_string(a.mask),
+                      to_string(mask)));
+    }
+    if constexpr (std::is_same_v<A, Attend>) {
+      const Flops f = attend_flops(s_.workload, qs, ks);
+      if (a.flops != f) {
+        add(fmt::format("{}: flops is {} but its token sets make it {} (4*B*H*d per attended pair)", describe_op(s_, r, id),
+                        a.flops.value, f.value));
+      }
+    }
   }
   void rank(std::size_t r) {
     const auto& prog = s_.ranks[r];
@@ -118,6 +171,7 @@ class Checker {
             rows(r, id, k.out, k.out_offset, k.q.tokens, "out");
             rows(r, id, k.lse, k.out_offset, k.q.tokens, "lse");
             heads(r, id, k.head_begin, k.heads);
+            attention_figures(r, id, k);
           } else if constexpr (std::is_same_v<K, AttendGrad>) {
             slice(r, id, k.q, "q");
             slice(r, id, k.kv, "kv");
@@ -127,6 +181,7 @@ class Checker {
             rows(r, id, k.grad_q, k.q.token_offset, k.q.tokens, "grad_q");
             rows(r, id, k.grad_kv, k.grad_kv_offset, k.kv.tokens, "grad_kv");
             heads(r, id, k.head_begin, k.heads);
+            attention_figures(r, id, k);
           } else if constexpr (std::is_same_v<K, Merge>) {
             rows(r, id, k.out, k.offset, k.rows, "out");
             rows(r, id, k.lse, k.offset, k.rows, "lse");

@@ -143,3 +143,34 @@ TEST_CASE("validator: recvs must follow the order of their sends (NCCL pairs by 
         "rank 1 op 1 (recv from rank 0 tag 1) is issued after a recv from the same rank whose send comes later: NCCL "
         "would pair them in the wrong order");
 }
+
+TEST_CASE("validator: an attention block's mask and FLOPs must follow from its token sets") {
+  // ring4 is non-causal: every block is full, 4*B*H*d per pair = 4*1*2*8 * 8*8 = 4096 FLOPs.
+  auto s = ring4();
+  auto& a = std::get<Attend>(s.ranks[1].ops[2].kind);
+  REQUIRE(a.flops.value == 4096);
+  a.flops = Flops(4095);
+  CHECK(first_error(s) == "rank 1 op 2 (attend): flops is 4095 but its token sets make it 4096 (4*B*H*d per attended pair)");
+  a.flops = Flops(4096);
+  a.mask = Mask::partial;
+  CHECK(first_error(s) == "rank 1 op 2 (attend): mask is partial but its token sets make it full");
+}
+
+TEST_CASE("validator: the partition gives every position to exactly one rank") {
+  auto s = ring4();  // 32 tokens, rank r owns [8r, 8r + 8)
+  auto overlap = s;
+  overlap.partition.owned[1] = overlap.partition.owned[0];
+  const auto errors = validation_errors(overlap);
+  REQUIRE(errors.size() >= 2);
+  CHECK(errors[0] == "partition: position 0 is owned by rank 0 and rank 1");
+  CHECK(errors[1] == "partition: position 8 of seq_len 32 is owned by no rank");
+  auto longer = s;
+  longer.workload.seq_len = 40;
+  CHECK(first_error(longer) == "partition: position 32 of seq_len 40 is owned by no rank");
+  auto shorter = s;
+  shorter.workload.seq_len = 24;
+  CHECK(first_error(shorter) == "partition of rank 3: token set 3 holds position 24, past seq_len 24");
+  // A heads partition (each rank a share of the heads) does not split the tokens.
+  overlap.partition.kind = PartitionKind::heads;
+  CHECK(first_error(overlap) == "valid");
+}
