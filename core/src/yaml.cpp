@@ -33,24 +33,32 @@ std::string join(std::span<const std::string_view> names) {
 
 // YAML allows a key once per mapping; yaml-cpp keeps every copy and answers lookups with the first, so
 // a later value (a pasted block, a second `name:`) would be silently ignored. Fails at the second copy.
+// `trail` holds the path's segments; the dotted path is only formatted for the error (an IR file has
+// millions of nodes).
 void check_unique_keys(const YAML::Node& node, const std::shared_ptr<const YamlSource>& source,
-                       const std::string& path) {
+                       std::vector<std::string>& trail) {
   if (node.IsMap()) {
-    std::vector<std::string> seen;  // mappings are small: a scan beats a set
+    std::vector<std::string_view> seen;  // mappings are small: a scan beats a set
     for (const auto& kv : node) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
-      if (kv.first.IsScalar()) {
-        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-          YamlNode(kv.first, source, child_path(path, key))
-              .fail(fmt::format("key '{}' appears twice in this mapping (YAML allows a key once)", key));
-        }
-        seen.push_back(key);
+      const bool scalar = kv.first.IsScalar();
+      const std::string& key = scalar ? kv.first.Scalar() : std::string();
+      trail.push_back((trail.empty() ? "" : ".") + key);
+      if (scalar && std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        std::string path;
+        for (const auto& t : trail) path += t;
+        YamlNode(kv.first, source, path).fail(fmt::format("key '{}' appears twice in this mapping (YAML allows a key once)", key));
       }
-      check_unique_keys(kv.second, source, child_path(path, key));
+      if (scalar) seen.push_back(kv.first.Scalar());
+      check_unique_keys(kv.second, source, trail);
+      trail.pop_back();
     }
   } else if (node.IsSequence()) {
     std::size_t i = 0;
-    for (const auto& item : node) check_unique_keys(item, source, fmt::format("{}[{}]", path, i++));
+    for (const auto& item : node) {
+      trail.push_back(fmt::format("[{}]", i++));
+      check_unique_keys(item, source, trail);
+      trail.pop_back();
+    }
   }
 }
 }  // namespace
@@ -195,7 +203,8 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::string& lab
   try {
     YAML::Node root = YAML::Load(text);
     if (!root || root.IsNull()) throw InputError(label, 0, 0, "", "the document is empty");
-    check_unique_keys(root, source, "");
+    std::vector<std::string> trail;
+    check_unique_keys(root, source, trail);
     return YamlDocument(root, source);
   } catch (const YAML::Exception& e) {
     throw InputError(label, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column >= 0 ? e.mark.column + 1 : 0, "",
