@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <ostream>
+#include <string_view>
 
 #include "cluster_impl.hpp"
 
@@ -234,6 +235,16 @@ struct VertexWriter {
     out << fmt::format("[label=\"{}\", shape={}, tooltip=\"{}\"]", info.name, shape, to_string(info.kind));
   }
 };
+// A DOT quoted string's content: the topology's name comes from the user's file (a quote in it ended
+// the string early); a backslash would start a DOT escape.
+std::string dot_quoted(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c == '\n' || c == '\r' ? ' ' : c;
+  }
+  return out;
+}
 struct EdgeWriter {
   const detail::Graph* g;
   void operator()(std::ostream& out, detail::Edge e) const {
@@ -245,7 +256,7 @@ struct EdgeWriter {
 struct GraphWriter {
   std::string name;
   void operator()(std::ostream& out) const {
-    out << fmt::format("label=\"{}\";\noverlap=false;\nnode [fontsize=10];\nedge [fontsize=8];\n", name);
+    out << fmt::format("label=\"{}\";\noverlap=false;\nnode [fontsize=10];\nedge [fontsize=8];\n", dot_quoted(name));
   }
 };
 }  // namespace

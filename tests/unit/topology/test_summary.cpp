@@ -63,6 +63,17 @@ TEST_CASE("write_dot: Graphviz text with every vertex and link") {
   CHECK(edges == c.edge_count());
 }
 
+TEST_CASE("write_dot: the cluster's name (from the user's file) is a well-formed DOT string") {
+  ClusterBuilder b;
+  const auto g0 = b.add_vertex("g0", DeviceKind::GPU);
+  const auto g1 = b.add_vertex("g1", DeviceKind::GPU);
+  b.add_link(g0, g1, LinkKind::NVLink, gb_per_s(10), microseconds(1));
+  b.set_name("we\"ird \\ name\nhere");
+  std::ostringstream out;
+  write_dot(b.build(), out);
+  CHECK(out.str().find("label=\"we\\\"ird \\\\ name here\";\n") != std::string::npos);
+}
+
 TEST_CASE("ClusterBuilder: building in code, and its programming errors") {
   ClusterBuilder b;
   const auto g0 = b.add_vertex("g0", DeviceKind::GPU);
