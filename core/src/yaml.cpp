@@ -250,6 +250,22 @@ void YamlDocument::apply_override(std::string_view assignment) {
 
 YamlNode YamlDocument::root() const { return YamlNode(root_, source_, ""); }
 
+std::string yaml_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
 void write_file_atomic(const std::string& path, std::string_view content) {
   namespace fs = std::filesystem;
   const fs::path target(path);

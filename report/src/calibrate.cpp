@@ -226,9 +226,9 @@ std::string cpu_host_topology_yaml(const std::string& name, const std::string& d
                                    const LinkFigures& link, const std::string& header_comment) {
   if (gpus < 2) throw Error(fmt::format("a cpu-host topology needs at least 2 devices, got {}", gpus));
   std::string out = header_comment;
-  out += fmt::format("name: {}\n", name);
+  out += fmt::format("name: {}\n", yaml_quoted(name));
   out += fmt::format("description: \"{} rank threads of one host as virtual devices, joined pairwise\"\n", gpus);
-  out += fmt::format("device: {}\n", device_file);
+  out += fmt::format("device: {}\n", yaml_quoted(device_file));
   out += "vertices:\n";
   for (std::int32_t i = 0; i < gpus; ++i) out += fmt::format("  - {{name: rank{}, kind: gpu}}\n", i);
   out += "links:  # one direct link per pair: a transfer is one copy between two threads, never routed further\n";
@@ -261,7 +261,7 @@ std::string profile_yaml(const Calibration& c, const std::string& topology_file)
     o += fmt::format("# Companion topology with those links: {}\n", topology_file);
     o += "#   ringlab simulate EXPERIMENT --set topology=<that file>\n";
   }
-  o += fmt::format("name: {}\n", c.device_name);
+  o += fmt::format("name: {}\n", yaml_quoted(c.device_name));
   o += fmt::format("sm_count: {}                  # hardware threads of the host (the cpu backend runs one thread per rank)\n",
                    c.threads);
   o += "peak_tflops:                 # measured: the highest attention rate (curve limit or best block); the cpu\n";

@@ -45,6 +45,17 @@ TEST_CASE("yaml: a key twice in one mapping is an error at its second copy, at a
         "d.json:1:10: field 'k': key 'k' appears twice in this mapping (YAML allows a key once)");
 }
 
+TEST_CASE("yaml: yaml_quoted text reads back as itself") {
+  for (const std::string& text : {std::string("plain"), std::string("cpu: \"x\" # y"), std::string("back\\slash"),
+                                 std::string("- [a, {b}] & *c !d %e @f `g"), std::string("tab\tnew\nline\x01"),
+                                 std::string(""), std::string("  spaced  "), std::string("true"), std::string("1e3")}) {
+    CAPTURE(text);
+    const auto doc = YamlDocument::parse("k: " + yaml_quoted(text) + "\n", "q.yaml");
+    CHECK(doc.root().at("k").as_string() == text);
+  }
+  CHECK(yaml_quoted("a\"b") == "\"a\\\"b\"");
+}
+
 TEST_CASE("yaml: syntax errors and missing files are input errors") {
   CHECK(error_of([] { (void)YamlDocument::parse("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
   CHECK(error_of([] { (void)YamlDocument::load_file("/nonexistent/x.yaml"); })

@@ -229,6 +229,19 @@ TEST_CASE("companion topology: the comm model reproduces the measured transfer")
   CHECK_THROWS_AS((void)report::cpu_host_topology_yaml("t", "p.yaml", 1, link, ""), Error);
 }
 
+TEST_CASE("profile and companion topology: names and paths a user chose read back as themselves") {
+  auto c = synthetic();
+  c.device_name = "cpu: \"x\" # y \\ z";
+  const auto profile = write_text("odd: name #1.yaml", report::profile_yaml(c));
+  CHECK(models::load_device(profile).name == c.device_name);
+  const auto link = report::link_figures(c.transfer_latency, c.transfer_bandwidth);
+  const auto topo = write_text("odd-topology.yaml",
+                               report::cpu_host_topology_yaml("t: \"1\"", "odd: name #1.yaml", 2, link, ""));
+  const auto cluster = topology::load_topology(topo);
+  CHECK(cluster.name() == "t: \"1\"");
+  CHECK(models::load_cluster_device(cluster).name == c.device_name);
+}
+
 TEST_CASE("profile errors: another device, malformed values, missing file") {
   const std::string text = report::profile_yaml(synthetic());
   const auto path = write_text("profile-name.yaml", text);

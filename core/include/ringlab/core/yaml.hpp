@@ -86,6 +86,10 @@ class YamlDocument {
   std::shared_ptr<YamlSource> source_;
 };
 
+/// `text` as a YAML double-quoted scalar (quotes included): what ringlab writes into YAML files it
+/// generates for names and paths a user chose, so any text reads back as itself.
+[[nodiscard]] std::string yaml_quoted(std::string_view text);
+
 /// Writes `content` to `path` atomically (temporary file in the same folder, then rename).
 void write_file_atomic(const std::string& path, std::string_view content);
 
