@@ -90,11 +90,17 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.name = root.at("name").as_string();
   if (auto d = root.find("description")) (void)d->as_string();
   const auto topo = root.at("topology");
+  // A path written in the file is relative to the file; one given with --set, to where the command
+  // runs (as `calibrate` prints it, and as a shell completes it).
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
-  e.topology = (base / topo.as_string()).lexically_normal().string();
+  auto resolve = [&](const YamlNode& n) {
+    const std::filesystem::path p(n.as_string());
+    return (n.overridden() ? p : base / p).lexically_normal().string();
+  };
+  e.topology = resolve(topo);
   if (!std::filesystem::exists(e.topology)) topo.fail(fmt::format("topology file '{}' does not exist", e.topology));
   if (auto prof = root.find("device_profile")) {
-    e.device_profile = (base / prof->as_string()).lexically_normal().string();
+    e.device_profile = resolve(*prof);
     if (!std::filesystem::exists(e.device_profile))
       prof->fail(fmt::format("device profile '{}' does not exist", e.device_profile));
   }

@@ -1,6 +1,6 @@
 # Helpers for the CLI tests: run ringlab, check exit code and output.
 set -u
-RINGLAB=$1
+RINGLAB=$(realpath "$1")  # absolute: a test may run it from another directory
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0

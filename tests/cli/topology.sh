@@ -29,6 +29,14 @@ sed "s#\.\./devices/h100-sxm\.yaml#$PWD/configs/devices/absent.yaml#; s/-5/10/" 
 expect 2 "no-device\.yaml:2: field 'device': .*absent\.yaml: cannot open file" -- topology "$TMP/no-device.yaml"
 expect 2 "no-device\.yaml:2: field 'device': .*absent\.yaml: cannot open file" \
   -- simulate configs/experiments/quickstart.yaml --set "topology=$TMP/no-device.yaml" --set schedule.ranks=2
+# A path given with --set is relative to where the command runs (a path in the file, to the file).
+sed "s#\.\./devices/#$PWD/configs/devices/#; s/^name: .*/name: here/" configs/topologies/dgx-h100.yaml >"$TMP/here.yaml"
+Q="$PWD/configs/experiments/quickstart.yaml"
+pushd "$TMP" >/dev/null
+expect 0 "cluster +here \(8 GPUs\)" -- simulate "$Q" --set topology=here.yaml
+popd >/dev/null
+expect 2 "--set: field 'topology': topology file 'nowhere/here\.yaml' does not exist" \
+  -- simulate configs/experiments/quickstart.yaml --set topology=nowhere/here.yaml
 expect 2 "quickstart\.yaml:9: field 'placement': 16 ranks do not fit on the 8 GPUs" \
   -- simulate configs/experiments/quickstart.yaml --set schedule.ranks=16
 finish

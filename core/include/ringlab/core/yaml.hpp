@@ -31,6 +31,8 @@ class YamlNode {
   [[nodiscard]] const std::string& path() const noexcept { return path_; }  ///< dotted field path
   [[nodiscard]] const std::string& file() const noexcept { return source_->file; }  ///< source file
   [[nodiscard]] int line() const noexcept;  ///< 1-based line of this node, 0 if unknown
+  /// True when this node's value came from --set (YamlDocument::apply_override), not the file.
+  [[nodiscard]] bool overridden() const noexcept { return source_->overridden.count(path_) != 0; }
   [[nodiscard]] bool is_map() const noexcept { return node_.IsMap(); }        ///< a mapping?
   [[nodiscard]] bool is_sequence() const noexcept { return node_.IsSequence(); }  ///< a list?
   [[nodiscard]] bool is_scalar() const noexcept { return node_.IsScalar(); }  ///< a scalar?
