@@ -54,34 +54,69 @@ class Checker {
     if (!full()) errors_.push_back(std::move(e));
   }
   // A token partition (every kind but heads) gives each token of [0, seq_len) to exactly one rank: its
-  // Q rows are computed once and its K,V block travels the ring once.
+  // Q rows are computed once and its K,V block travels the ring once. Runs of consecutive positions
+  // are compared as intervals (seq_len may be 2^40); strided chunks are marked one position at a time
+  // in a bitmap, up to 2^28 positions.
   void partition_covers() {
     if (s_.partition.kind == PartitionKind::heads || s_.workload.seq_len <= 0) return;
-    const auto L = s_.workload.seq_len;
-    std::vector<std::int32_t> owner(static_cast<std::size_t>(L), -1);
-    for (std::size_t r = 0; r < s_.partition.owned.size() && !full(); ++r) {
+    const std::int64_t L = s_.workload.seq_len;
+    struct Run {
+      std::int64_t begin, end;  // positions [begin, end)
+      std::size_t rank;
+    };
+    std::vector<Run> runs;
+    bool strided = false;
+    for (std::size_t r = 0; r < s_.partition.owned.size(); ++r) {
       const auto t = s_.partition.owned[r];
       if (t >= s_.token_sets.size()) continue;  // reported above
       for (const auto& c : s_.token_sets[t].chunks) {
-        if (c.length < 0 || c.stride < 1 || c.start < 0) continue;  // reported above
-        for (std::int64_t i = 0; i < c.length; ++i) {
-          const std::int64_t pos = c.start + i * c.stride;
-          if (pos >= L) {
-            add(fmt::format("partition of rank {}: token set {} holds position {}, past seq_len {}", r, t, pos, L));
-            break;
-          }
-          auto& o = owner[static_cast<std::size_t>(pos)];
-          if (o >= 0) {
-            add(fmt::format("partition: position {} is owned by rank {} and rank {}", pos, o, r));
-            break;
-          }
-          o = static_cast<std::int32_t>(r);
+        if (c.length <= 0 || c.stride < 1 || c.start < 0) continue;  // empty, or reported above
+        const std::int64_t last = c.start + (c.length - 1) * c.stride;
+        if (last >= L) {
+          const std::int64_t past = c.start >= L ? c.start : c.start + (L - c.start + c.stride - 1) / c.stride * c.stride;
+          return add(fmt::format("partition of rank {}: token set {} holds position {}, past seq_len {}", r, t, past, L));
+        }
+        if (c.stride == 1 || c.length == 1) {
+          runs.push_back({c.start, last + 1, r});
+        } else {
+          strided = true;
         }
       }
     }
-    if (full()) return;
-    const auto gap = std::find(owner.begin(), owner.end(), -1);
-    if (gap != owner.end()) add(fmt::format("partition: position {} of seq_len {} is owned by no rank", gap - owner.begin(), L));
+    if (strided) return partition_bitmap(L);
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.begin < b.begin; });
+    std::int64_t covered = 0;  // [0, covered) owned, by the runs so far
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].begin > covered) {
+        return add(fmt::format("partition: position {} of seq_len {} is owned by no rank", covered, L));
+      }
+      if (runs[i].begin < covered) {
+        const Run& other = *std::find_if(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(i),
+                                         [&](const Run& o) { return o.end > runs[i].begin; });
+        return add(fmt::format("partition: position {} is owned by rank {} and rank {}", runs[i].begin,
+                               std::min(other.rank, runs[i].rank), std::max(other.rank, runs[i].rank)));
+      }
+      covered = runs[i].end;
+    }
+    if (covered < L) add(fmt::format("partition: position {} of seq_len {} is owned by no rank", covered, L));
+  }
+  void partition_bitmap(std::int64_t L) {
+    if (L > (std::int64_t{1} << 28)) return;  // a strided partition this long is not checked
+    std::vector<bool> owned(static_cast<std::size_t>(L));
+    for (std::size_t r = 0; r < s_.partition.owned.size(); ++r) {
+      const auto t = s_.partition.owned[r];
+      if (t >= s_.token_sets.size()) continue;
+      for (const auto& c : s_.token_sets[t].chunks) {
+        if (c.length <= 0 || c.stride < 1 || c.start < 0) continue;
+        for (std::int64_t i = 0; i < c.length; ++i) {
+          const auto pos = static_cast<std::size_t>(c.start + i * c.stride);
+          if (owned[pos]) return add(fmt::format("partition: position {} is owned by two ranks (rank {} the second)", pos, r));
+          owned[pos] = true;
+        }
+      }
+    }
+    const auto gap = std::find(owned.begin(), owned.end(), false);
+    if (gap != owned.end()) add(fmt::format("partition: position {} of seq_len {} is owned by no rank", gap - owned.begin(), L));
   }
   // An attention block's mask and FLOPs follow from its token sets and the workload (docs/ir.md,
   // "FLOPs"); the simulator prices the block by them, so a block that disagrees would be mispriced.
