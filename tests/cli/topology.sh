@@ -2,6 +2,8 @@
 source "$(dirname "$0")/lib.sh"
 T=configs/topologies
 expect 0 'GPUs +16 in 2 nodes' -- topology $T/dgx-h100-x2-ndr.yaml
+# The device file as the user would type it (relative to here), absolute when outside.
+expect 0 '(^|\n)device +configs/devices/h100-sxm\.yaml' -- topology $T/dgx-h100-x2-ndr.yaml
 # Across nodes on the rail fabric: GPU 0 -> GPU 9 crosses PCIe, NIC, leaf, spine, leaf, NIC, PCIe.
 expect 0 'GPU 0 \(n0\.gpu0\) -> GPU 9 \(n1\.gpu1\): 6 hops, latency 3\.2 us, bottleneck 50 GB/s' \
   -- topology $T/dgx-h100-x2-ndr.yaml --path 0,9

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <ostream>
 #include <string_view>
 
@@ -140,12 +141,25 @@ Bisection bisection_bandwidth(const Cluster& c) {
   return out;
 }
 
+namespace {
+// A path as the user would type it: relative to the current directory when it lies inside it (the
+// loader keeps paths absolute), else as it is.
+std::string display_path(const std::string& p) {
+  std::error_code ec;
+  const auto cwd = std::filesystem::current_path(ec);
+  if (ec) return p;
+  const auto rel = std::filesystem::path(p).lexically_proximate(cwd);
+  const std::string r = rel.generic_string();
+  return r.empty() || rel.is_absolute() || r.rfind("..", 0) == 0 ? p : r;
+}
+}  // namespace
+
 std::string summary_text(const Cluster& c, std::optional<std::pair<int, int>> pair) {
   std::string s;
   const auto line = [&](std::string_view key, const std::string& value) { s += fmt::format("{:<11} {}\n", key, value); };
   line("topology", c.source_file().empty() ? c.name() : c.source_file());
   line("name", c.name());
-  line("device", c.device_spec().empty() ? "(none)" : c.device_spec());
+  line("device", c.device_spec().empty() ? "(none)" : display_path(c.device_spec()));
 
   std::size_t lo = SIZE_MAX;
   std::size_t hi = 0;
