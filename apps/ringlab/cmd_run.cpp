@@ -183,20 +183,38 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   cmd->add_option("--set", args->overrides, "Override a scalar of the experiment: dotted.key=value (repeatable)");
-  cmd->add_option("--seed", args->seed, "Seed of the generated Q, K, V")->capture_default_str();
+  const CLI::Validator whole_number(
+      [](std::string& v) -> std::string {
+        return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
+                   ? std::string()
+                   : fmt::format("expected a whole number >= 0, got '{}'", v);
+      },
+      "UINT", "whole number");
+  cmd->add_option("--seed", args->seed, "Seed of the generated Q, K, V")
+      ->check(whole_number)  // an unsigned option alone takes -1 as 2^64 - 1
+      ->capture_default_str();
   cmd->add_option("--timeout-s", args->timeout_s, "Seconds a rank waits for a peer before failing")
       ->capture_default_str();
   cmd->add_option("--max-host-memory-gib", args->max_host_memory_gib,
                   "Refuse runs needing more host memory than this (GiB)")
       ->capture_default_str();
-  cmd->add_option("--cuda-mode", args->cuda_mode,
+  auto* cuda_mode = cmd->add_option("--cuda-mode", args->cuda_mode,
                   "cuda backend: single_gpu (all ranks on one GPU), local_gpus (one process, a GPU per rank) or "
                   "mpi (one process per GPU under mpirun/srun)")
       ->check(CLI::IsMember({"single_gpu", "local_gpus", "mpi"}))
       ->capture_default_str();
-  cmd->add_option("--device", args->device, "cuda backend, single_gpu mode: the GPU carrying every rank")
-      ->capture_default_str();
-  cmd->callback([args, &exit_code] { run(*args, exit_code); });
+  auto* device = cmd->add_option("--device", args->device, "cuda backend, single_gpu mode: the GPU carrying every rank")
+                     ->check(whole_number)
+                     ->capture_default_str();
+  cmd->callback([args, cuda_mode, device, &exit_code] {
+    // The cuda backend's options are not silently dropped on another backend.
+    for (const CLI::Option* o : {cuda_mode, device}) {
+      if (o->count() > 0 && args->backend != "cuda") {
+        throw InputError(o->get_name(), 0, 0, "", fmt::format("applies to --backend cuda only (this run: --backend {})", args->backend));
+      }
+    }
+    run(*args, exit_code);
+  });
 }
 
 }  // namespace ringlab::app

@@ -16,4 +16,9 @@ expect 2 "quickstart\.yaml:8: field 'schedule\.ranks': the cpu backend runs one 
   -- run $Q --backend cpu --set schedule.ranks=128 --set workload.seq_len=1024
 expect 2 "field '--timeout-s': the timeout must be positive" -- run $Q --backend cpu "${SMALL[@]}" --timeout-s 0
 expect 2 "backend: .*not in|--backend" -- run $Q --backend tpu
+expect 2 "--seed: expected a whole number >= 0, got '-1'" -- run $Q --backend cpu "${SMALL[@]}" --seed -1
+expect 2 "--cuda-mode: applies to --backend cuda only \(this run: --backend cpu\)" -- run $Q --backend cpu "${SMALL[@]}" \
+  --cuda-mode mpi
+expect 2 "--device: applies to --backend cuda only" -- run $Q "${SMALL[@]}" --device 1
+expect 2 "--device: expected a whole number >= 0, got '-2'" -- run $Q --backend cuda "${SMALL[@]}" --device -2
 finish
