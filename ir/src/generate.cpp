@@ -673,4 +673,9 @@ Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv) {
   return relation(set_weight(w, q, kv), token_count(q), token_count(kv));
 }
 
+BlockFigures block_figures(const Workload& w, const TokenSet& q, const TokenSet& kv) {
+  const std::int64_t weight = set_weight(w, q, kv);
+  return {!w.causal && w.window == 0 ? Mask::full : relation(weight, token_count(q), token_count(kv)), flops_of(w, weight)};
+}
+
 }  // namespace ringlab::ir

@@ -57,62 +57,57 @@ class Checker {
   // Q rows are computed once and its K,V block travels the ring once. Runs of consecutive positions
   // are compared as intervals (seq_len may be 2^40); strided chunks are marked one position at a time
   // in a bitmap, up to 2^28 positions.
+  struct Owned {
+    Chunk chunk;
+    std::size_t rank;
+  };
   void partition_covers() {
     if (s_.partition.kind == PartitionKind::heads || s_.workload.seq_len <= 0) return;
     const std::int64_t L = s_.workload.seq_len;
-    struct Run {
-      std::int64_t begin, end;  // positions [begin, end)
-      std::size_t rank;
-    };
-    std::vector<Run> runs;
+    std::vector<Owned> owned;  // every non-empty valid chunk of the partition, with its rank
     bool strided = false;
     for (std::size_t r = 0; r < s_.partition.owned.size(); ++r) {
       const auto t = s_.partition.owned[r];
       if (t >= s_.token_sets.size()) continue;  // reported above
       for (const auto& c : s_.token_sets[t].chunks) {
         if (c.length <= 0 || c.stride < 1 || c.start < 0) continue;  // empty, or reported above
-        const std::int64_t last = c.start + (c.length - 1) * c.stride;
-        if (last >= L) {
+        if (c.start + (c.length - 1) * c.stride >= L) {
           const std::int64_t past = c.start >= L ? c.start : c.start + (L - c.start + c.stride - 1) / c.stride * c.stride;
           return add(fmt::format("partition of rank {}: token set {} holds position {}, past seq_len {}", r, t, past, L));
         }
-        if (c.stride == 1 || c.length == 1) {
-          runs.push_back({c.start, last + 1, r});
-        } else {
-          strided = true;
-        }
+        owned.push_back({c, r});
+        strided = strided || (c.stride > 1 && c.length > 1);
       }
     }
-    if (strided) return partition_bitmap(L);
-    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.begin < b.begin; });
+    if (strided) return partition_bitmap(owned, L);
+    // Every chunk a run of consecutive positions [start, start + length).
+    std::sort(owned.begin(), owned.end(), [](const Owned& a, const Owned& b) { return a.chunk.start < b.chunk.start; });
     std::int64_t covered = 0;  // [0, covered) owned, by the runs so far
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].begin > covered) {
+    for (std::size_t i = 0; i < owned.size(); ++i) {
+      const Owned& o = owned[i];
+      if (o.chunk.start > covered) {
         return add(fmt::format("partition: position {} of seq_len {} is owned by no rank", covered, L));
       }
-      if (runs[i].begin < covered) {
-        const Run& other = *std::find_if(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(i),
-                                         [&](const Run& o) { return o.end > runs[i].begin; });
-        return add(fmt::format("partition: position {} is owned by rank {} and rank {}", runs[i].begin,
-                               std::min(other.rank, runs[i].rank), std::max(other.rank, runs[i].rank)));
+      if (o.chunk.start < covered) {
+        const Owned& other = *std::find_if(owned.begin(), owned.begin() + static_cast<std::ptrdiff_t>(i), [&](const Owned& p) {
+          return p.chunk.start + p.chunk.length > o.chunk.start;
+        });
+        return add(fmt::format("partition: position {} is owned by rank {} and rank {}", o.chunk.start,
+                               std::min(other.rank, o.rank), std::max(other.rank, o.rank)));
       }
-      covered = runs[i].end;
+      covered = o.chunk.start + o.chunk.length;
     }
     if (covered < L) add(fmt::format("partition: position {} of seq_len {} is owned by no rank", covered, L));
   }
-  void partition_bitmap(std::int64_t L) {
-    if (L > (std::int64_t{1} << 28)) return;  // a strided partition this long is not checked
+  // The same with strided chunks: position by position, up to 2^28 positions (past that, not checked).
+  void partition_bitmap(const std::vector<Owned>& chunks, std::int64_t L) {
+    if (L > (std::int64_t{1} << 28)) return;
     std::vector<bool> owned(static_cast<std::size_t>(L));
-    for (std::size_t r = 0; r < s_.partition.owned.size(); ++r) {
-      const auto t = s_.partition.owned[r];
-      if (t >= s_.token_sets.size()) continue;
-      for (const auto& c : s_.token_sets[t].chunks) {
-        if (c.length <= 0 || c.stride < 1 || c.start < 0) continue;
-        for (std::int64_t i = 0; i < c.length; ++i) {
-          const auto pos = static_cast<std::size_t>(c.start + i * c.stride);
-          if (owned[pos]) return add(fmt::format("partition: position {} is owned by two ranks (rank {} the second)", pos, r));
-          owned[pos] = true;
-        }
+    for (const auto& [c, r] : chunks) {
+      for (std::int64_t i = 0; i < c.length; ++i) {
+        const auto pos = static_cast<std::size_t>(c.start + i * c.stride);
+        if (owned[pos]) return add(fmt::format("partition: position {} is owned by two ranks (rank {} the second)", pos, r));
+        owned[pos] = true;
       }
     }
     const auto gap = std::find(owned.begin(), owned.end(), false);
@@ -124,18 +119,15 @@ class Checker {
   void attention_figures(std::size_t r, OpId id, const A& a) {
     const auto sets = s_.token_sets.size();
     if (a.q.positions >= sets || a.kv.positions >= sets) return;  // reported by slice()
-    const auto& qs = s_.token_sets[a.q.positions];
-    const auto& ks = s_.token_sets[a.kv.positions];
-    const Mask mask = mask_relation(s_.workload, qs, ks);
-    if (a.mask != mask) {
+    const BlockFigures want = block_figures(s_.workload, s_.token_sets[a.q.positions], s_.token_sets[a.kv.positions]);
+    if (a.mask != want.mask) {
       add(fmt::format("{}: mask is {} but its token sets make it {}", describe_op(s_, r, id), to_string(a.mask),
-                      to_string(mask)));
+                      to_string(want.mask)));
     }
-    if constexpr (std::is_same_v<A, Attend>) {
-      const Flops f = attend_flops(s_.workload, qs, ks);
-      if (a.flops != f) {
+    if constexpr (std::is_same_v<A, Attend>) {  // AttendGrad's FLOPs follow another convention (2.5x)
+      if (a.flops != want.flops) {
         add(fmt::format("{}: flops is {} but its token sets make it {} (4*B*H*d per attended pair)", describe_op(s_, r, id),
-                        a.flops.value, f.value));
+                        a.flops.value, want.flops.value));
       }
     }
   }

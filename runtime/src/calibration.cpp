@@ -138,8 +138,9 @@ trace::OpTiming time_attend(Backend& backend, const CalibrationGrid& o, std::int
   s.token_sets.push_back(ks);
   a.kv.positions = static_cast<ir::TokenSetId>(s.token_sets.size() - 1);
   a.kv.tokens = kv_len;
-  a.mask = ir::mask_relation(w, qs, ks);
-  a.flops = ir::attend_flops(w, qs, ks);
+  const ir::BlockFigures figures = ir::block_figures(w, qs, ks);
+  a.mask = figures.mask;
+  a.flops = figures.flops;
   s.ranks[0].ops[id].kind = a;
   const auto inputs = make_inputs(w, o.seed);
   const double t = time_op(

@@ -65,5 +65,11 @@ class ScheduleGenerator final : public ScheduleSource {
 [[nodiscard]] Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv);
 /// The mask relation of q against kv under w (full, partial or skip).
 [[nodiscard]] Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv);
+/// Both at once, weighing the pairs once (a windowed or striped block is weighed row by row).
+struct BlockFigures {
+  Mask mask = Mask::full;  ///< mask_relation(w, q, kv)
+  Flops flops{0};          ///< attend_flops(w, q, kv)
+};
+[[nodiscard]] BlockFigures block_figures(const Workload& w, const TokenSet& q, const TokenSet& kv);
 
 }  // namespace ringlab::ir
