@@ -38,17 +38,18 @@ std::string join(std::span<const std::string_view> names) {
 void check_unique_keys(const YAML::Node& node, const std::shared_ptr<const YamlSource>& source,
                        std::vector<std::string>& trail) {
   if (node.IsMap()) {
+    static const std::string kNoKey;
     std::vector<std::string_view> seen;  // mappings are small: a scan beats a set
     for (const auto& kv : node) {
       const bool scalar = kv.first.IsScalar();
-      const std::string& key = scalar ? kv.first.Scalar() : std::string();
+      const std::string& key = scalar ? kv.first.Scalar() : kNoKey;  // the node's own text, not a copy
       trail.push_back((trail.empty() ? "" : ".") + key);
       if (scalar && std::find(seen.begin(), seen.end(), key) != seen.end()) {
         std::string path;
         for (const auto& t : trail) path += t;
         YamlNode(kv.first, source, path).fail(fmt::format("key '{}' appears twice in this mapping (YAML allows a key once)", key));
       }
-      if (scalar) seen.push_back(kv.first.Scalar());
+      if (scalar) seen.push_back(key);
       check_unique_keys(kv.second, source, trail);
       trail.pop_back();
     }

@@ -7,7 +7,7 @@ for v in ring ring_serial allgather; do
 done
 expect 0 '"verify": \{"passed": true' -- run $Q --backend cpu --verify "${SMALL[@]}" --format json --trace "$TMP/t.json" \
   --csv "$TMP/t.csv"
-[ -s "$TMP/t.json" ] && [ -s "$TMP/t.csv" ] || { echo "FAIL: run wrote no trace/csv"; failures=$((failures + 1)); }
+check "run wrote a trace and a csv" test -s "$TMP/t.json" -a -s "$TMP/t.csv"
 # Its peak memory is the buffers it allocated (simulate's is the model's; each JSON names its basis).
 expect 0 '"peak_memory_bytes": [0-9]+.*"peak_memory_basis": "the rank.s schedule buffers, as the backend allocated them"' \
   -- run $Q --backend cpu "${SMALL[@]}" --format json

@@ -10,7 +10,7 @@ expect 0 'GPU 0 \(n0\.gpu0\) -> GPU 9 \(n1\.gpu1\): 6 hops, latency 3\.2 us, bot
 expect 0 '2 hops, latency 2 us, bottleneck 450 GB/s' -- topology $T/dgx-h100.yaml --path 0,1
 expect 0 'bisection +1600 GB/s' -- topology $T/dgx-h100-x16-ndr-oversub2.yaml
 expect 0 'dot .*c\.dot' -- topology $T/dgx-h100.yaml --dot "$TMP/c.dot"
-grep -q 'digraph\|graph' "$TMP/c.dot" || { echo "FAIL: no graph in c.dot"; failures=$((failures + 1)); }
+check "a graph in c.dot" grep -q 'digraph\|graph' "$TMP/c.dot"
 
 cat >"$TMP/bad-bw.yaml" <<'YAML'
 name: bad
