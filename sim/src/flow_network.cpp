@@ -44,7 +44,7 @@ PathId FlowNetwork::add_path(const topology::Route& route) {
   const std::size_t hops = path_links_.size() - begin;
   if (hops > stride_) {
     // Widen every flow's position row (before any flow runs, in practice).
-    std::vector<std::uint32_t> wider(flows_.size() * hops);
+    detail::ArenaVector<std::uint32_t> wider(flows_.size() * hops, 0U, pos_.get_allocator());
     for (std::size_t f = 0; f < flows_.size(); ++f) {
       std::copy_n(pos_.begin() + static_cast<std::ptrdiff_t>(f * stride_), stride_,
                   wider.begin() + static_cast<std::ptrdiff_t>(f * hops));

@@ -1,5 +1,6 @@
 #include "ringlab/sim/simulator.hpp"
 
+#include "ringlab/sim/huge_arena.hpp"
 #include "ringlab/core/intervals.hpp"
 #include "ringlab/ir/serialize.hpp"
 #include "ringlab/sim/round_ps.hpp"
@@ -109,8 +110,8 @@ struct PhaseAcc {
 // each of them (prefetch_for); what only compiling its next ops reads is in its RankFeed.
 struct alignas(64) Rank {
   std::array<StreamState, kStreams> streams{};
-  // The window: op id i (retired <= i < end) is ring[i & mask].
-  std::unique_ptr<SimOp[]> ring;
+  // The window: op id i (retired <= i < end) is ring[i & mask] (in the simulator's arena).
+  SimOp* ring = nullptr;
   std::uint32_t mask = 0;
   std::uint32_t retired = 0;  // ops before this are done and accounted for
   std::uint32_t end = 0;      // ops compiled so far
@@ -336,22 +337,25 @@ struct Simulator::Impl {
   EventQueue queue;
   FlowNetwork network;
 
-  std::vector<Rank> ranks;
-  std::vector<RankFeed> feeds;  // per rank
+  // The ranks' records, feeds and windows: all that an event of a rank touches but its cursor and phase
+  // lists, on huge pages (declared before its users, so it outlives them).
+  detail::HugeArena arena;
+  std::vector<Rank, detail::ArenaAllocator<Rank>> ranks{detail::ArenaAllocator<Rank>(arena)};
+  std::vector<RankFeed, detail::ArenaAllocator<RankFeed>> feeds{detail::ArenaAllocator<RankFeed>(arena)};  // per rank
   std::vector<std::vector<std::pair<Time, Time>>> logs;  // per rank, when recording: (issued, ended) of each op retired
   bool phases_in_order = false;
-  std::vector<Price> prices;
+  detail::ArenaVector<Price> prices{detail::ArenaAllocator<Price>(arena)};
   std::unordered_map<std::uint64_t, PathId> paths;                   // src gpu << 32 | dst gpu
   std::vector<topology::Route> routes;                               // by path
   std::map<std::pair<PathId, std::int64_t>, std::uint32_t> by_bytes;  // (path, bytes) -> price
-  std::vector<Gpu> gpus;
+  detail::ArenaVector<Gpu> gpus{detail::ArenaAllocator<Gpu>(arena)};
   std::vector<std::uint32_t> gpu_added;   // per GPU: kClean, or changed since the last flush_gpus (see gpu_changed)
   std::vector<std::uint32_t> dirty_gpus;  // the GPUs not kClean
-  std::vector<Work> work;
+  detail::ArenaVector<Work> work{detail::ArenaAllocator<Work>(arena)};
   std::vector<std::uint32_t> free_work;
-  std::vector<Timer> timers;
+  detail::ArenaVector<Timer> timers{detail::ArenaAllocator<Timer>(arena)};
   std::vector<std::uint32_t> free_timers;
-  std::vector<Transfer> transfers;  // flows' users and transfer_done targets
+  detail::ArenaVector<Transfer> transfers{detail::ArenaAllocator<Transfer>(arena)};  // flows' users and transfer_done targets
   std::vector<std::uint32_t> free_transfers;
   // Ops of no duration launched while handling this event (rank, op): they complete at this instant,
   // in launch order, once the event is handled (complete_instant) — without a trip through the queue.
@@ -370,6 +374,11 @@ struct Simulator::Impl {
   bool attend_by_shape = false;  // cost.attend_cost_by_shape()
 
   void setup();
+  SimOp* new_window(std::uint32_t n) {
+    auto* w = static_cast<SimOp*>(arena.allocate(n * sizeof(SimOp), alignof(SimOp)));
+    std::uninitialized_value_construct_n(w, n);
+    return w;
+  }
   bool compile_more(std::uint32_t r);
   void try_issue(std::uint32_t r, std::uint32_t completed);
   void launch(std::uint32_t r, std::uint32_t i);
@@ -476,13 +485,13 @@ void Simulator::Impl::setup() {
   gpu_added.assign(gpus.size(), kClean);
   phases_in_order = source.phases_in_order();
   attend_by_shape = cost.attend_cost_by_shape();
-  ranks = std::vector<Rank>(nranks);
-  feeds = std::vector<RankFeed>(nranks);
+  ranks.resize(nranks);
+  feeds.resize(nranks);
   if (options.record_trace || options.trace_sink) logs.resize(nranks);
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
     Rank& k = ranks[r];
-    k.ring = std::make_unique<SimOp[]>(kFirstWindow);
+    k.ring = new_window(kFirstWindow);
     k.mask = kFirstWindow - 1;
     k.gpu = static_cast<std::uint32_t>(gpu_of_rank[r]);
     k.used = source.streams_used(r) & ((1U << kStreams) - 1);
@@ -521,9 +530,9 @@ bool Simulator::Impl::compile_more(std::uint32_t r) {
     if (op.deps.size() > 0xffff) throw ValidationError(fmt::format("rank {} op {}: too many dependencies", r, id));
     if (k.end - k.retired > k.mask) {  // the window is full: double it
       const std::uint32_t cap = 2 * (k.mask + 1);
-      auto grown = std::make_unique<SimOp[]>(cap);
+      SimOp* grown = new_window(cap);  // (the old one stays in the arena until the run's end)
       for (std::uint32_t i = k.retired; i < k.end; ++i) grown[i & (cap - 1)] = k.op(i);
-      k.ring = std::move(grown);
+      k.ring = grown;
       k.mask = cap - 1;
     }
     SimOp& so = k.op(id);

@@ -12,6 +12,7 @@
 
 #include "ringlab/core/units.hpp"
 #include "ringlab/sim/event_queue.hpp"
+#include "ringlab/sim/huge_arena.hpp"
 #include "ringlab/sim/prefetch.hpp"
 #include "ringlab/sim/short_list.hpp"
 #include "ringlab/topology/route.hpp"
@@ -155,13 +156,17 @@ class FlowNetwork {
 
   EventQueue& queue_;
   bool record_timeline_;
-  std::vector<Link> links_;
-  std::vector<topology::LinkId> path_links_;
-  std::vector<std::size_t> path_begin_{0};
-  std::vector<Flow> flows_;
-  std::vector<std::uint32_t> flow_mark_;  // per flow: component-search epoch (water_fill's scratch)
+  // The tables a flow's events index (links, paths, flows), on huge pages (see HugeArena): at thousands
+  // of GPUs they span more 4 KiB pages than the TLB holds.
+  detail::HugeArena arena_;
+  detail::ArenaVector<Link> links_{detail::ArenaAllocator<Link>(arena_)};
+  detail::ArenaVector<topology::LinkId> path_links_{detail::ArenaAllocator<topology::LinkId>(arena_)};
+  detail::ArenaVector<std::size_t> path_begin_{std::size_t{1}, std::size_t{0}, detail::ArenaAllocator<std::size_t>(arena_)};
+  detail::ArenaVector<Flow> flows_{detail::ArenaAllocator<Flow>(arena_)};
+  // Per flow: component-search epoch (water_fill's scratch).
+  detail::ArenaVector<std::uint32_t> flow_mark_{detail::ArenaAllocator<std::uint32_t>(arena_)};
   // Where each flow sits in each of its links' lists: row f, one column per hop of its path.
-  std::vector<std::uint32_t> pos_;
+  detail::ArenaVector<std::uint32_t> pos_{detail::ArenaAllocator<std::uint32_t>(arena_)};
   std::size_t stride_ = 0;                // columns per row: the longest path's hop count
   std::vector<bool> path_repeats_;        // per path: crosses some link twice (positions unused)
   std::vector<FlowId> free_flows_;
