@@ -1,8 +1,8 @@
 #include "ringlab/sim/simulator.hpp"
 
-#include "ringlab/sim/huge_arena.hpp"
 #include "ringlab/core/intervals.hpp"
 #include "ringlab/ir/serialize.hpp"
+#include "ringlab/sim/huge_arena.hpp"
 #include "ringlab/sim/round_ps.hpp"
 #include "ringlab/sim/short_list.hpp"
 
@@ -337,8 +337,9 @@ struct Simulator::Impl {
   EventQueue queue;
   FlowNetwork network;
 
-  // The ranks' records, feeds and windows: all that an event of a rank touches but its cursor and phase
-  // lists, on huge pages (declared before its users, so it outlives them).
+  // The ranks' records, feeds and windows and the per-GPU, price and in-flight tables below: nearly all
+  // that an event touches (not the ranks' cursors and phase lists), on huge pages (see HugeArena;
+  // declared before its users, so it outlives them). Tables that grow leave their old copies in it.
   detail::HugeArena arena;
   std::vector<Rank, detail::ArenaAllocator<Rank>> ranks{detail::ArenaAllocator<Rank>(arena)};
   std::vector<RankFeed, detail::ArenaAllocator<RankFeed>> feeds{detail::ArenaAllocator<RankFeed>(arena)};  // per rank
