@@ -9,6 +9,7 @@
 
 #include "ringlab/core/error.hpp"
 #include "ringlab/trace/chrome.hpp"
+#include "ringlab/trace/json_input.hpp"
 
 namespace ringlab::report {
 
@@ -91,12 +92,7 @@ std::string seconds_text(double s) {
 
 Measurement load_measurement(const std::string& path) {
   const auto text = read_text(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path, 0, 0, "", fmt::format("not valid JSON: {}", e.what()));
-  }
+  const nlohmann::json j = trace::parse_json_input(text, path);
   if (j.is_object() && j.contains("traceEvents")) return from_trace(trace::from_chrome_json(text, path), path);
   if (j.is_object() && j.contains("schedule_hash") && j.contains("phases")) return from_summary(j, path);
   throw InputError(path, 0, 0, "", "neither a ringlab trace (traceEvents) nor a summary (schedule_hash, phases)");

@@ -31,4 +31,8 @@ expect 2 "cpu\.yaml:[0-9]+:[0-9]+: field 'name': profile is for device 'cpu-host
 expect 0 "" -- run $E --backend cpu --set workload.seq_len=512 --trace "$TMP/other.json"
 expect 2 "field 'schedule_hash'.*refusing to compare different schedules" -- compare "$TMP/sim.json" "$TMP/other.json"
 expect 2 "absent\.json: cannot open file" -- compare "$TMP/sim.json" "$TMP/absent.json"
+# A trace with a field twice (JSON readers keep one copy silently) is refused at the second copy.
+sed '0,/"dur": /s//"dur": 1, "dur": /' "$TMP/run.json" > "$TMP/dup.json"
+expect 2 "dup\.json:[0-9]+:[0-9]+: field 'traceEvents\[[0-9]+\]\.dur': key 'dur' appears twice" \
+  -- compare "$TMP/sim.json" "$TMP/dup.json"
 finish

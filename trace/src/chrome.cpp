@@ -14,6 +14,7 @@
 #include "analysis.hpp"
 #include "ringlab/core/error.hpp"
 #include "ringlab/core/yaml.hpp"
+#include "ringlab/trace/json_input.hpp"
 #include "ringlab/trace/summary.hpp"
 
 namespace ringlab::trace {
@@ -151,12 +152,7 @@ class Reader {
 
 Trace from_chrome_json(std::string_view text, const std::string& label) {
   const Reader rd(label);
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    rd.fail("", fmt::format("not valid JSON: {}", e.what()));
-  }
+  const json doc = parse_json_input(text, label);
   Trace t;
   const auto& other = rd.member(doc, "", "otherData");
   t.schedule_hash = rd.string(other, "otherData", "schedule_hash");

@@ -10,6 +10,7 @@
 #include "hand_trace.hpp"
 #include "ringlab/core/error.hpp"
 #include "ringlab/trace/chrome.hpp"
+#include "ringlab/trace/json_input.hpp"
 
 using namespace ringlab;
 using namespace ringlab::trace;
@@ -91,7 +92,7 @@ TEST_CASE("chrome: counter tracks are 'C' events of one extra process and read b
 }
 
 TEST_CASE("chrome: bad files are input errors naming the event and field") {
-  CHECK_THROWS_WITH_AS((void)from_chrome_json("{", "x.json"), doctest::Contains("x.json: not valid JSON"),
+  CHECK_THROWS_WITH_AS((void)from_chrome_json("{", "x.json"), doctest::Contains("x.json:1:2: not valid JSON"),
                        InputError);
   CHECK_THROWS_WITH_AS((void)from_chrome_json(R"({"traceEvents": []})", "x.json"),
                        doctest::Contains("missing required field 'otherData'"), InputError);
@@ -103,4 +104,51 @@ TEST_CASE("chrome: bad files are input errors naming the event and field") {
       (void)from_chrome_json(head + R"({"ph": "X", "name": "attend", "pid": 5, "tid": 0, "ts": 1, "dur": 2, "args": {"op": 1, "phase": 0}}]})", "x.json"),
       doctest::Contains("traceEvents[0].pid"), InputError);
   CHECK_THROWS_AS((void)read_chrome_trace("/nonexistent/t.json"), InputError);
+}
+
+TEST_CASE("json input: a key twice in one object is an error at the second copy, with its path") {
+  // nlohmann alone keeps one copy silently: what this reader exists to refuse.
+  CHECK(nlohmann::json::parse(R"({"a": 1, "a": 2})").size() == 1);
+  auto error = [](const std::string& text) -> std::string {
+    try {
+      (void)parse_json_input(text, "t.json");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  CHECK(error(R"({"a": 1, "a": 2})") == "t.json:1:10: field 'a': key 'a' appears twice in this object "
+                                       "(JSON readers keep one copy silently)");
+  // Nested in a list: the path has the element's index; the line and column are the second copy's.
+  const std::string trace = "{\"traceEvents\": [\n"
+                            "  {\"ph\": \"X\", \"args\": {\"phase\": 0}},\n"
+                            "  {\"ph\": \"X\", \"args\": {\"phase\": 0, \"op\": 1,\n"
+                            "            \"phase\": 3}}\n"
+                            "]}";
+  CHECK(error(trace).starts_with("t.json:4:13: field 'traceEvents[1].args.phase': key 'phase' appears twice"));
+  // Keys that only look alike: escapes, another object's key, a string value equal to a key.
+  CHECK(error(R"({"a": {"b": 1}, "b": {"a": "a"}, "c\"": ["a", {"a": 1}], "c": 2})") == "no error");
+  CHECK(error(R"([{"x": 1}, {"x": 2}, [{"y": [1, {"y": 0, "z": 1, "y": 2}]}]])")
+            .starts_with("t.json:1:50: field '[2][0].y[1].y'"));
+  // The whole document is still parsed as before.
+  const auto doc = parse_json_input(R"({"a": [1, 2.5, "s", null, true], "b": {"c": {}}})", "t.json");
+  CHECK(doc["a"][1].get<double>() == 2.5);
+  CHECK(doc["b"]["c"].empty());
+}
+
+TEST_CASE("json input: invalid JSON names the line and column where the parser stopped") {
+  try {
+    (void)parse_json_input("{\n  \"a\": 1,\n  \"b\": ]\n}", "t.json");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(e.line() == 3);
+    CHECK(std::string(e.what()).starts_with("t.json:3:8: not valid JSON"));
+  }
+}
+
+TEST_CASE("chrome: a trace that repeats a field of an event is refused, not read with one copy") {
+  const std::string head = R"({"otherData": {"schedule_hash": "h", "source": "sim", "ranks": 1}, "traceEvents": [)";
+  CHECK_THROWS_WITH_AS(
+      (void)from_chrome_json(head + R"({"ph": "X", "name": "attend", "pid": 0, "tid": 0, "ts": 1, "dur": 2, "dur": 9, "args": {"op": 0, "phase": 0}}]})", "x.json"),
+      doctest::Contains("field 'traceEvents[0].dur': key 'dur' appears twice"), InputError);
 }
