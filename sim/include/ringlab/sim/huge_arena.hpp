@@ -1,12 +1,12 @@
 #pragma once
-// Memory for the simulator's per-rank state (the rank records, their feeds, their windows), handed out
-// from a few large blocks that ask the kernel for transparent huge pages (madvise(MADV_HUGEPAGE); a
-// hint: where THP is off, or set to "never", they are ordinary pages). At thousands of ranks every
-// event touches another rank's state, ~28 cache lines spread over ~10 MB, and on 4 KiB pages that is
-// more pages than the TLB holds: each of those misses began with a page walk. Nothing is freed before
-// the arena is (a window that grows leaves its old copy: windows double, so that is at most as much
-// again). Under AddressSanitizer every allocation comes from operator new instead, so ASan still sees
-// each one's bounds.
+// Memory for the state the simulator's events touch (the rank records, feeds and windows, the per-GPU,
+// price and in-flight tables, the flow network's links, paths and flows), handed out from a few large
+// blocks that ask the kernel for transparent huge pages (madvise(MADV_HUGEPAGE); a hint: where THP is
+// off, or set to "never", they are ordinary pages). At thousands of ranks every event touches another
+// rank's state, ~28 cache lines spread over ~10 MB, and on 4 KiB pages that is more pages than the TLB
+// holds: each of those misses began with a page walk. Nothing is freed before the arena is (a table or
+// window that grows leaves its old copy: they double, so that is at most as much again). Under
+// AddressSanitizer every allocation comes from operator new instead, so ASan still sees its bounds.
 #include <cstddef>
 #include <new>
 #include <vector>
