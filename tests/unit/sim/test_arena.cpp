@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -74,4 +77,35 @@ TEST_CASE("arena vector: grows, keeps its elements, shares the arena") {
   CHECK(!(v.get_allocator() == ArenaAllocator<std::uint64_t>(b)));
   CHECK(a.mapped() >= 100000 * sizeof(std::uint64_t));
   CHECK(b.mapped() == 0);
+}
+
+namespace {
+// The VmFlags line of the mapping of /proc/self/smaps that holds `p` ("" when there is none to read).
+std::string vm_flags_of(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0;
+    unsigned long hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = addr(p) >= lo && addr(p) < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("huge arena: its blocks carry the kernel's huge-page advice (VmFlags 'hg')") {
+  // What the arena is for: without MADV_HUGEPAGE on its blocks (in THP's default "madvise" mode) the
+  // simulator's state is on 4 KiB pages again, and nothing else would notice.
+  if (!HugeArena::on_huge_pages() || !std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) return;
+  HugeArena a;
+  void* p = a.allocate(1 << 20, 64);
+  const std::string flags = vm_flags_of(p);
+  REQUIRE(!flags.empty());
+  INFO(flags);
+  CHECK(flags.find(" hg") != std::string::npos);
 }
