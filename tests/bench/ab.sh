@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# bench/ab.sh runs each binary once per round (tiny P: no timing is asserted), prints every binary's
+# rounds, fastest and median, and refuses bad arguments with exit status 2.
+set -euo pipefail
+bin=$1
+ab=$(dirname "$0")/../../bench/ab.sh
+out=$("$ab" -r 3 -p 8 "$bin" "$bin")
+echo "$out"
+[[ $(echo "$out" | head -1) == "P = 8, 3 rounds (order rotating), CPU seconds" ]] || { echo "FAIL: header" >&2; exit 1; }
+(( $(echo "$out" | grep -c "^$bin\$") == 2 )) || { echo "FAIL: both binaries listed" >&2; exit 1; }
+while read -r _ a b c extra; do
+  [[ -n $c && -z ${extra:-} ]] || { echo "FAIL: three rounds per binary: $a $b $c $extra" >&2; exit 1; }
+done < <(echo "$out" | grep "rounds:")
+(( $(echo "$out" | grep -c "fastest .* median .* of the first)") == 2 )) || { echo "FAIL: summary lines" >&2; exit 1; }
+for bad in "-r 0 $bin" "-p abc $bin" "-r" "" "/nonexistent/bench_sim"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$ab" $bad > /dev/null 2>&1
+  rc=$?
+  set -e
+  (( rc == 2 )) || { echo "FAIL: ab.sh $bad exited $rc, expected 2" >&2; exit 1; }
+done
+echo "ok"
