@@ -38,5 +38,11 @@ for variant in ring ring_serial allgather; do
 done
 cmake -S . -B "$dir" "${common[@]}" -DRINGLAB_PGO=use -DRINGLAB_PGO_DIR="$profiles"
 # ringlab too, whatever was asked: the training left the instrumented one in $dir (slower, and it
-# writes profile files wherever it runs).
-cmake --build "$dir" --target ringlab "${targets[@]}"
+# writes profile files wherever it runs). If this fails (a source edited while the profile trained no
+# longer matches it: -Werror=coverage-mismatch), that instrumented one must not stay behind either.
+if ! cmake --build "$dir" --target ringlab "${targets[@]}"; then
+  rm -f "$bin"
+  echo "ringlab: the profile-guided build failed (was a source edited while it trained? run this script again);" \
+       "removed the instrumented $bin" >&2
+  exit 1
+fi
