@@ -49,6 +49,7 @@ void* HugeArena::allocate(std::size_t bytes, std::size_t align) {
   if (bytes == 0) bytes = 1;
 #ifdef RINGLAB_ARENA_FROM_NEW
   align = std::max<std::size_t>(align, alignof(std::max_align_t));
+  blocks_.reserve(blocks_.size() + 1);  // (so that recording the block cannot throw and leak it)
   void* p = ::operator new(bytes, std::align_val_t{align});
   blocks_.push_back(Block{p, bytes, align});
   mapped_ += bytes;
