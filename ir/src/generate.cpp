@@ -504,6 +504,7 @@ class EmitterCursor final : public OpCursor {
     next_id_ += static_cast<OpId>(writer.count());
     return {batch_.data(), writer.count()};
   }
+  [[nodiscard]] std::size_t size_hint() const override { return e_.size_hint(); }
 
  private:
   E e_;

@@ -15,6 +15,7 @@ class WholeCursor final : public OpCursor {
     given_ = true;
     return program_->ops;
   }
+  [[nodiscard]] std::size_t size_hint() const override { return program_->ops.size(); }
 
  private:
   RankProgram scratch_;  // declared before program_, which may point into it
@@ -32,6 +33,7 @@ class SliceCursor final : public OpCursor {
     at_ += n;
     return s;
   }
+  [[nodiscard]] std::size_t size_hint() const override { return ops_.size(); }
 
  private:
   static constexpr std::size_t kSlice = 256;

@@ -263,6 +263,10 @@ TEST_CASE("ScheduleGenerator gives generate()'s schedule one rank at a time, and
         for (std::size_t r = 0; r < got.size(); ++r) {
           CHECK(got[r] == whole.ranks[r].ops);
           CHECK(cursors[r]->next().empty());  // and stays done
+          // The size hint is at least the program's size (a consumer reserves by it), and not wildly more.
+          CHECK(cursors[r]->size_hint() >= got[r].size());
+          CHECK(cursors[r]->size_hint() <= 2 * got[r].size() + 8);
+          CHECK(stored.cursor(r)->size_hint() == got[r].size());
           CHECK((stored.streams_used(r) & ~gen.streams_used(r)) == 0);
           std::vector<Op> sliced;
           const auto sc = stored.cursor(r);
