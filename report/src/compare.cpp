@@ -93,7 +93,7 @@ std::string seconds_text(double s) {
 Measurement load_measurement(const std::string& path) {
   const auto text = read_text(path);
   const nlohmann::json j = trace::parse_json_input(text, path);
-  if (j.is_object() && j.contains("traceEvents")) return from_trace(trace::from_chrome_json(text, path), path);
+  if (j.is_object() && j.contains("traceEvents")) return from_trace(trace::from_chrome_document(j, path), path);
   if (j.is_object() && j.contains("schedule_hash") && j.contains("phases")) return from_summary(j, path);
   throw InputError(path, 0, 0, "", "neither a ringlab trace (traceEvents) nor a summary (schedule_hash, phases)");
 }

@@ -151,8 +151,11 @@ class Reader {
 }  // namespace
 
 Trace from_chrome_json(std::string_view text, const std::string& label) {
+  return from_chrome_document(parse_json_input(text, label), label);
+}
+
+Trace from_chrome_document(const json& doc, const std::string& label) {
   const Reader rd(label);
-  const json doc = parse_json_input(text, label);
   Trace t;
   const auto& other = rd.member(doc, "", "otherData");
   t.schedule_hash = rd.string(other, "otherData", "schedule_hash");
