@@ -665,14 +665,9 @@ Schedule ScheduleGenerator::take() && {
 
 Schedule generate(const Workload& w, const ScheduleSpec& spec) { return ScheduleGenerator(w, spec).take(); }
 
-Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv) {
-  return flops_of(w, set_weight(w, q, kv));
-}
+Flops attend_flops(const Workload& w, const TokenSet& q, const TokenSet& kv) { return block_figures(w, q, kv).flops; }
 
-Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv) {
-  if (!w.causal && w.window == 0) return Mask::full;
-  return relation(set_weight(w, q, kv), token_count(q), token_count(kv));
-}
+Mask mask_relation(const Workload& w, const TokenSet& q, const TokenSet& kv) { return block_figures(w, q, kv).mask; }
 
 BlockFigures block_figures(const Workload& w, const TokenSet& q, const TokenSet& kv) {
   const std::int64_t weight = set_weight(w, q, kv);
