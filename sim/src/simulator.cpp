@@ -341,8 +341,8 @@ struct Simulator::Impl {
   // that an event touches (not the ranks' cursors and phase lists), on huge pages (see HugeArena;
   // declared before its users, so it outlives them). Tables that grow leave their old copies in it.
   detail::HugeArena arena;
-  std::vector<Rank, detail::ArenaAllocator<Rank>> ranks{detail::ArenaAllocator<Rank>(arena)};
-  std::vector<RankFeed, detail::ArenaAllocator<RankFeed>> feeds{detail::ArenaAllocator<RankFeed>(arena)};  // per rank
+  detail::ArenaVector<Rank> ranks{detail::ArenaAllocator<Rank>(arena)};
+  detail::ArenaVector<RankFeed> feeds{detail::ArenaAllocator<RankFeed>(arena)};  // per rank
   std::vector<std::vector<std::pair<Time, Time>>> logs;  // per rank, when recording: (issued, ended) of each op retired
   bool phases_in_order = false;
   detail::ArenaVector<Price> prices{detail::ArenaAllocator<Price>(arena)};
