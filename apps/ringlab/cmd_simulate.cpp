@@ -58,8 +58,8 @@ void add_link_counters(const Run& run, trace::Trace& t) {
   }
 }
 
-// The summary is built rank by rank as the simulator hands over each rank's records; the records are
-// kept (`keep_trace`) only for what needs them all: the trace file, the CSV, the SVG.
+// The summary is built as the simulator retires each op (no per-op log: memory stays O(ranks) at any P);
+// the records are kept (`keep_trace`) only for what needs them all: the trace file, the CSV, the SVG.
 Run simulate_file(const std::string& path, const std::vector<std::string>& overrides, bool keep_trace = false,
                   bool link_timeline = false) {
   Run run;
@@ -69,7 +69,7 @@ Run simulate_file(const std::string& path, const std::vector<std::string>& overr
   trace::SummaryBuilder summary(static_cast<std::int32_t>(header.ranks.size()), header.variant);
   sim::SimOptions options;
   options.record_trace = keep_trace;
-  options.trace_sink = [&summary](std::span<const trace::OpRecord> records) { summary.add_rank(records); };
+  options.summary = &summary;
   options.record_link_timeline = link_timeline;
   run.result = sim::simulate(*x.schedule, *x.platform, x.gpu_of_rank, *x.cost, options);
   const topology::Cluster* cluster = x.cluster.get();

@@ -344,6 +344,7 @@ struct Simulator::Impl {
   detail::ArenaVector<Rank> ranks{detail::ArenaAllocator<Rank>(arena)};
   detail::ArenaVector<RankFeed> feeds{detail::ArenaAllocator<RankFeed>(arena)};  // per rank
   std::vector<std::vector<std::pair<Time, Time>>> logs;  // per rank, when recording: (issued, ended) of each op retired
+  std::vector<trace::RankStream> summaries;             // per rank, with SimOptions::summary: its ops as they retire
   bool phases_in_order = false;
   detail::ArenaVector<Price> prices{detail::ArenaAllocator<Price>(arena)};
   std::unordered_map<std::uint64_t, PathId> paths;                   // src gpu << 32 | dst gpu
@@ -394,6 +395,7 @@ struct Simulator::Impl {
   void account(std::uint32_t r, const SimOp& o);
   void finalise(Rank& k, PhaseAcc& acc);
   void finish_accounts();
+  [[nodiscard]] Time watermark(const Rank& k) const noexcept;
   void gpu_add(std::uint32_t r, std::uint32_t i);
   void gpu_finish(const Event& ev);
   void gpu_transfers(std::int32_t g, double factor, bool begin);
@@ -489,6 +491,10 @@ void Simulator::Impl::setup() {
   ranks.resize(nranks);
   feeds.resize(nranks);
   if (options.record_trace || options.trace_sink) logs.resize(nranks);
+  if (options.summary != nullptr) {
+    summaries.reserve(nranks);
+    for (std::size_t r = 0; r < nranks; ++r) summaries.emplace_back(static_cast<std::int32_t>(r));
+  }
   constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
     Rank& k = ranks[r];
@@ -840,6 +846,7 @@ void Simulator::Impl::retire(std::uint32_t r) {
 void Simulator::Impl::account(std::uint32_t r, const SimOp& o) {
   Rank& k = ranks[r];
   if (!logs.empty()) logs[r].emplace_back(o.issued, o.ended);
+  if (!summaries.empty()) summaries[r].add(o.phase, o.is_comm(), o.issued, o.ended);
   PhaseAcc* acc = nullptr;
   if (phases_in_order) {
     if (k.open.any && k.open.phase != o.phase) {
@@ -847,6 +854,8 @@ void Simulator::Impl::account(std::uint32_t r, const SimOp& o) {
       k.open.xfers.clear();
       k.open.end = Time{0};
       k.open.compute = 0;
+      // No op of an earlier phase is left, and none not retired yet started before the watermark.
+      if (!summaries.empty()) summaries[r].settle(watermark(k), o.phase, *options.summary);
     }
     acc = &k.open;
   } else {
@@ -918,9 +927,21 @@ void Simulator::Impl::finalise(Rank& k, PhaseAcc& acc) {
   }
 }
 
+// The earliest any op of rank k not retired yet started or will start: a record's start is its issue
+// time, and an op not issued yet issues at `now` or later.
+Time Simulator::Impl::watermark(const Rank& k) const noexcept {
+  Time w = now;
+  for (std::uint32_t i = k.retired; i < k.end; ++i) {
+    const SimOp& o = k.op(i);
+    if (o.state != OpState::pending) w = std::min(w, o.issued);
+  }
+  return w;
+}
+
 // At the end of the run: the phases still open (all of them without phase order, in phase order).
 void Simulator::Impl::finish_accounts() {
   for (std::size_t r = 0; r < ranks.size(); ++r) {
+    if (!summaries.empty()) summaries[r].finish(*options.summary);
     Rank& k = ranks[r];
     if (phases_in_order) {
       if (k.open.any) finalise(k, k.open);
@@ -1209,6 +1230,8 @@ SimResult Simulator::Impl::results() {
       }
     }
     res.trace.schedule_hash = hasher.value();
+  } else if (options.summary != nullptr) {
+    res.trace.schedule_hash = ir::schedule_hash(source);
   }
   return res;
 }

@@ -88,6 +88,9 @@ struct SummaryBuilder::Impl {
   std::int64_t first_start = 0;
   std::int64_t last_end = 0;
   bool any = false;
+  // RankStream's scratch, shared by the ranks (so it stays in cache).
+  std::vector<detail::Interval> comm_scratch, compute_scratch, phase_scratch;
+  std::vector<std::uint32_t> order_scratch;
 
   PhaseSummary& phase(std::uint32_t p) {
     if (p >= kDense) return sparse.try_emplace(p, PhaseSummary{p, 0, 0, 0, 0}).first->second;
@@ -147,6 +150,134 @@ Summary SummaryBuilder::finish(const std::string& schedule_hash, const std::stri
   for (const auto& [p, ps] : m.sparse) s.phases.push_back(ps);
   finish_summary(s, m.first_start, m.last_end, m.comm, m.hidden, inputs);
   return s;
+}
+
+void RankStream::add(std::uint32_t phase, bool comm, Time start, Time end) {
+  const std::int64_t a = start.value;
+  const std::int64_t b = end.value;
+  if (b < a) throw Error(fmt::format("rank {} phase {}: an op ends ({} ps) before it starts ({} ps)", rank_, phase, b, a));
+  if (a < promised_) {
+    throw Error(fmt::format("rank {} phase {}: a record starting at {} ps came after the watermark {} ps", rank_, phase, a,
+                            promised_));
+  }
+  if (!any_) {
+    first_start_ = a;
+    last_end_ = b;
+    any_ = true;
+  }
+  first_start_ = std::min(first_start_, a);
+  last_end_ = std::max(last_end_, b);
+  records_.push_back(Record{a, b, phase, comm, false});
+  ++fresh_;
+}
+
+void RankStream::settle(Time watermark, std::uint32_t closed_below, SummaryBuilder& into) {
+  if (watermark.value < promised_) {
+    throw Error(fmt::format("rank {}: watermark {} ps is before the last one, {} ps", rank_, watermark.value, promised_));
+  }
+  promised_ = watermark.value;
+  if (fresh_ >= batch_) settle_to(watermark.value, false, closed_below, into);
+}
+
+void RankStream::finish(SummaryBuilder& into) {
+  settle_to(std::numeric_limits<std::int64_t>::max(), true, 0, into);
+  records_.clear();
+  if (!any_) return;
+  SummaryBuilder::Impl& m = *into.impl_;
+  check_rank(rank_, m.ranks);
+  if (!m.any) {
+    m.first_start = first_start_;
+    m.last_end = last_end_;
+    m.any = true;
+  }
+  m.first_start = std::min(m.first_start, first_start_);
+  m.last_end = std::max(m.last_end, last_end_);
+  m.comm += comm_total_;
+  m.hidden += hidden_;
+  any_ = false;
+  comm_total_ = hidden_ = 0;
+}
+
+// Union and overlap lengths split exactly at any instant w: what lies before w is folded now, and no
+// record to come (they start at w or later) can add to it. A phase is folded once no record of it is
+// to come and its communication is over by w: every compute interval that can cover it is known.
+void RankStream::settle_to(std::int64_t w, bool all, std::uint32_t closed_below, SummaryBuilder& into) {
+  fresh_ = 0;
+  SummaryBuilder::Impl& m = *into.impl_;
+  auto& comm = m.comm_scratch;
+  auto& compute = m.compute_scratch;
+  comm.clear();
+  compute.clear();
+  // The totals over [folded_to_, w); the rank's compute, for them and for the phases' exposure.
+  for (const Record& r : records_) {
+    if (r.comm) {
+      const std::int64_t a = std::max(r.start, folded_to_);
+      const std::int64_t b = std::min(r.end, w);
+      if (a < b) comm.emplace_back(a, b);
+    } else {
+      compute.emplace_back(r.start, r.end);
+    }
+  }
+  merge_intervals(comm);
+  merge_intervals(compute);
+  std::size_t hint = 0;
+  comm_total_ += interval_length(comm);
+  hidden_ += overlap_length(comm, compute, hint);
+  folded_to_ = w;
+  // The records of phases not folded yet, by phase (they mostly come in phase order already).
+  auto& order = m.order_scratch;
+  order.clear();
+  for (std::uint32_t i = 0; i < records_.size(); ++i) {
+    if (!records_[i].folded) order.push_back(i);
+  }
+  const auto by_phase = [&](std::uint32_t x, std::uint32_t y) { return records_[x].phase < records_[y].phase; };
+  if (!std::is_sorted(order.begin(), order.end(), by_phase)) std::stable_sort(order.begin(), order.end(), by_phase);
+  // Compute intervals ending before both w and every unfolded phase's first comm start cover nothing
+  // that is still to be counted.
+  std::int64_t need = w;
+  auto& phase_comm = m.comm_scratch;  // the totals are done with it
+  auto& phase_compute = m.phase_scratch;
+  for (std::size_t a = 0; a < order.size();) {
+    const std::uint32_t phase = records_[order[a]].phase;
+    std::size_t b = a;
+    bool final = all || phase < closed_below;
+    for (; b < order.size() && records_[order[b]].phase == phase; ++b) {
+      const Record& r = records_[order[b]];
+      if (r.comm && r.end > w) final = false;
+    }
+    if (!final) {
+      for (std::size_t k = a; k < b; ++k) {
+        const Record& r = records_[order[k]];
+        if (r.comm) need = std::min(need, r.start);
+      }
+      a = b;
+      continue;
+    }
+    check_rank(rank_, m.ranks);
+    detail::RankPhaseStats st;
+    st.start = records_[order[a]].start;
+    st.end = records_[order[a]].end;
+    phase_comm.clear();
+    phase_compute.clear();
+    for (std::size_t k = a; k < b; ++k) {
+      Record& r = records_[order[k]];
+      st.start = std::min(st.start, r.start);
+      st.end = std::max(st.end, r.end);
+      (r.comm ? phase_comm : phase_compute).emplace_back(r.start, r.end);
+      r.folded = true;
+    }
+    merge_intervals(phase_comm);
+    merge_intervals(phase_compute);
+    st.compute = interval_length(phase_compute);
+    st.comm = interval_length(phase_comm);
+    std::size_t from = 0;
+    st.exposed = st.comm - overlap_length(phase_comm, compute, from);
+    fold_phase(m.phase(phase), st);
+    a = b;
+  }
+  // Forget the folded records that count nowhere any more: communication over by w, compute over
+  // before `need`.
+  std::erase_if(records_, [&](const Record& r) { return r.folded && r.end <= (r.comm ? w : need); });
 }
 
 std::string json_quote(std::string_view text) {

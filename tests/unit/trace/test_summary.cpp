@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "hand_trace.hpp"
 #include "ringlab/core/error.hpp"
@@ -144,4 +148,68 @@ TEST_CASE("summary builder: a rank at a time, in any rank order, gives summarize
   auto backwards = by_rank[0];
   backwards[2].end = backwards[2].start - Time(1);
   CHECK_THROWS_WITH_AS(bad.add_rank(backwards), doctest::Contains("ends before it starts"), Error);
+}
+
+TEST_CASE("rank stream: records given as they become final, settled on the way, give add_rank()'s summary") {
+  // Random ranks: ops in program order with phases non-decreasing and overlapping intervals (a later
+  // op may start earlier, as a recv posted before the previous phase's compute ended does). The
+  // watermark given before each record is at most the start of every record still to come.
+  std::mt19937_64 rng(20261207);
+  for (int round = 0; round < 200; ++round) {
+    CAPTURE(round);
+    const std::int32_t ranks = 1 + static_cast<std::int32_t>(rng() % 4);
+    SummaryBuilder whole(ranks, "ring");
+    SummaryBuilder streamed(ranks, "ring");
+    for (std::int32_t r = 0; r < ranks; ++r) {
+      const std::size_t n = rng() % 200;
+      std::vector<OpRecord> recs;
+      std::uint32_t phase = static_cast<std::uint32_t>(rng() % 3);
+      std::int64_t t = static_cast<std::int64_t>(rng() % 50);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (rng() % 3 == 0) phase += 1 + static_cast<std::uint32_t>(rng() % 2);
+        t += static_cast<std::int64_t>(rng() % 20);
+        const std::int64_t start = t - static_cast<std::int64_t>(rng() % 15);
+        const std::int64_t end = start + static_cast<std::int64_t>(rng() % 40);  // empty ones too
+        const bool comm = rng() % 2 == 0;
+        OpRecord rec;
+        rec.rank = r;
+        rec.op = static_cast<ir::OpId>(i);
+        rec.phase = phase;
+        rec.stream = comm ? ir::Stream::comm : ir::Stream::compute;
+        rec.kind = comm ? "send" : "attend";
+        rec.start = Time(start);
+        rec.end = Time(end);
+        recs.push_back(rec);
+      }
+      whole.add_rank(recs);
+      // Suffix minima of the starts: the latest watermark each prefix allows.
+      std::vector<std::int64_t> later(n + 1, std::numeric_limits<std::int64_t>::max());
+      for (std::size_t i = n; i-- > 0;) later[i] = std::min(later[i + 1], recs[i].start.value);
+      RankStream stream(r, 1 + rng() % 40);  // folding after 1 to 40 records
+      std::int64_t w = std::numeric_limits<std::int64_t>::min();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (rng() % 2 == 0) {
+          w = std::max(w, later[i] - static_cast<std::int64_t>(rng() % 3));
+          const std::uint32_t closed = recs[i].phase - (rng() % 4 == 0 ? std::min<std::uint32_t>(recs[i].phase, 1) : 0);
+          stream.settle(Time(w), closed, streamed);
+        }
+        stream.add(recs[i].phase, is_comm_kind(recs[i].kind), recs[i].start, recs[i].end);
+      }
+      stream.finish(streamed);
+    }
+    CHECK(to_json(streamed.finish("h", "sim")) == to_json(whole.finish("h", "sim")));
+  }
+}
+
+TEST_CASE("rank stream: a record before the watermark, running backwards or of a rank outside is refused") {
+  SummaryBuilder b(2, "ring");
+  RankStream s(0);
+  s.add(0, false, Time(0), Time(10));
+  s.settle(Time(5), 0, b);
+  CHECK_THROWS_WITH_AS(s.add(1, true, Time(4), Time(8)), doctest::Contains("came after the watermark 5 ps"), Error);
+  CHECK_THROWS_WITH_AS(s.add(1, true, Time(9), Time(8)), doctest::Contains("ends (8 ps) before it starts (9 ps)"), Error);
+  CHECK_THROWS_WITH_AS(s.settle(Time(4), 0, b), doctest::Contains("before the last one"), Error);
+  RankStream outside(2);
+  outside.add(0, false, Time(0), Time(1));
+  CHECK_THROWS_WITH_AS(outside.finish(b), doctest::Contains("trace names rank 2"), Error);
 }

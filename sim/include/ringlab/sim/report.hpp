@@ -19,8 +19,8 @@ using LinkNamer = std::function<std::string(topology::LinkId)>;
 /// trace::summarize of the run (single-GPU time and the largest per-rank peak memory supplied), with
 /// the simulator's extras appended: gpus, single_gpu_time_s, sim_phases (per phase, max over ranks:
 /// step_s, compute_s, transfer_s, exposed_comm_s), peak_memory_rank, busiest_link (or null), events.
-/// Needs a run recorded with SimOptions::record_trace, or `streamed`: a builder the run's
-/// SimOptions::trace_sink fed every rank's records (the same figures, without the trace kept).
+/// Needs a run recorded with SimOptions::record_trace, or `streamed`: a builder the run fed every op
+/// (SimOptions::summary, or trace_sink's records given to add_rank): the same figures, no trace kept.
 [[nodiscard]] trace::Summary make_summary(const SimResult& result, const ir::Schedule& schedule,
                                           const LinkNamer& link_name = {},
                                           const trace::SummaryBuilder* streamed = nullptr);

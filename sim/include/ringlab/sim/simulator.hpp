@@ -18,6 +18,7 @@
 #include "ringlab/sim/flow_network.hpp"
 #include "ringlab/topology/route.hpp"
 #include "ringlab/trace/record.hpp"
+#include "ringlab/trace/summary.hpp"
 
 namespace ringlab::sim {
 
@@ -76,6 +77,12 @@ struct SimOptions {
   /// or without record_trace: a caller that only summarises the trace (trace::SummaryBuilder) needs
   /// no copy of it all. SimResult::trace's hash and source are set either way.
   std::function<void(std::span<const trace::OpRecord>)> trace_sink;
+  /// When set, every op goes into this builder (of a summary for this schedule) as the op retires, and
+  /// SimResult::trace's hash and source are set: the summary trace_sink + add_rank would give, without
+  /// a per-op log. Memory then stays about the ranks' windows (phases in program order, as generated
+  /// schedules have them; otherwise a rank's figures are held until its end). With record_trace or
+  /// trace_sink too, those still get their records.
+  trace::SummaryBuilder* summary = nullptr;
   bool record_link_timeline = false;  ///< fill SimResult::link_timeline with every link rate change
   Time time_limit{0};                 ///< stop with a SimulationError past this simulated time (0: none)
 };

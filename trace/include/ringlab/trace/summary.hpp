@@ -13,6 +13,7 @@
 // - overlap_pct = 100 * sum over ranks of |comm busy AND compute busy| / sum over ranks of
 //   |comm busy| (0 when there is no communication).
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,8 +90,62 @@ class SummaryBuilder {
                                const SummaryInputs& inputs = {}) const;
 
  private:
+  friend class RankStream;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+/// One rank's records for a SummaryBuilder, handed over one at a time as each becomes final (the
+/// simulator: as its ops retire) instead of all at once, and kept only while they can still change a
+/// figure: with `settle` called as the rank goes on, memory is that of the records near the watermark
+/// (a ring rank's last step or two), not of the rank's whole program. The figures folded into the
+/// builder are exactly add_rank()'s for the same records (the interval arithmetic is integer and the
+/// union and overlap lengths split exactly at any instant).
+///
+/// Only the kind of each op matters here (communication or not), not its name, size or FLOPs.
+class RankStream {
+ public:
+  /// For rank `rank` of the builder's schedule (checked when it is folded in). A settle() folds once
+  /// `batch` records have come since the last fold (the figures do not depend on it).
+  explicit RankStream(std::int32_t rank, std::size_t batch = 64) : rank_(rank), batch_(batch) {}
+  /// One record: phase, whether it is a send/recv, its interval. Throws Error if it ends before it
+  /// starts, or if it starts before the last watermark given to settle() (the caller broke its promise).
+  void add(std::uint32_t phase, bool comm, Time start, Time end);
+  /// The caller's promise: no record given from now on starts before `watermark` (non-decreasing from
+  /// call to call), and none is of a phase below `closed_below`. Folds into `into` every phase that is
+  /// final (closed, and its communication ended by the watermark) and the rank's totals up to the
+  /// watermark, and forgets what no later figure needs.
+  void settle(Time watermark, std::uint32_t closed_below, SummaryBuilder& into);
+  /// No more records: folds everything left into `into` (as add_rank would have for the same records).
+  void finish(SummaryBuilder& into);
+
+ private:
+  // A record, and whether its phase's figures are folded already (it is then kept only while its
+  // interval can still count towards the totals or cover another phase's communication).
+  struct Record {
+    std::int64_t start;
+    std::int64_t end;
+    std::uint32_t phase;
+    bool comm;
+    bool folded;
+  };
+  void settle_to(std::int64_t watermark, bool all, std::uint32_t closed_below, SummaryBuilder& into);
+
+  std::int32_t rank_;
+  // Everything a rank holds is this one buffer, appended to as records come and pruned when folding,
+  // which waits until `batch_` have come since the last fold: at thousands of ranks a rank's state is
+  // out of cache by its next op, so an op costs an append and a fold is one pass over the buffer
+  // (folding later, at a later watermark, gives the same figures).
+  std::vector<Record> records_;
+  std::size_t batch_;
+  std::size_t fresh_ = 0;          // records added since the last fold
+  std::int64_t promised_ = std::numeric_limits<std::int64_t>::min();  // the last watermark given
+  std::int64_t folded_to_ = std::numeric_limits<std::int64_t>::min();  // the totals cover all before this
+  std::int64_t first_start_ = 0;
+  std::int64_t last_end_ = 0;
+  std::int64_t comm_total_ = 0;
+  std::int64_t hidden_ = 0;
+  bool any_ = false;
 };
 
 /// The summary as one JSON object with a fixed key order: schedule_hash, variant, source, ranks,
