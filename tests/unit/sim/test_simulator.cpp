@@ -193,7 +193,7 @@ TEST_CASE("every bundled experiment: the summary built as ops retire is the one 
   }
   std::sort(files.begin(), files.end());
   REQUIRE(files.size() >= 5);
-  // The 128-rank ones fold each rank's records many times on the way (a batch is 64); the other
+  // The 128-rank ones fold each rank's records many times on the way (a batch is 16); the other
   // variants at that size too, and a transfer-bound ring on the oversubscribed tree.
   std::vector<std::pair<std::string, std::vector<std::string>>> runs;
   for (const auto& f : files) runs.push_back({f.string(), {}});

@@ -107,7 +107,7 @@ class RankStream {
  public:
   /// For rank `rank` of the builder's schedule (checked when it is folded in). A settle() folds once
   /// `batch` records have come since the last fold (the figures do not depend on it).
-  explicit RankStream(std::int32_t rank, std::size_t batch = 64) : rank_(rank), batch_(batch) {}
+  explicit RankStream(std::int32_t rank, std::size_t batch = 16) : rank_(rank), batch_(batch) {}
   /// One record: phase, whether it is a send/recv, its interval. Throws Error if it ends before it
   /// starts, or if it starts before the last watermark given to settle() (the caller broke its promise).
   void add(std::uint32_t phase, bool comm, Time start, Time end);
