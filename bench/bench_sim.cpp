@@ -6,8 +6,10 @@
 // (in brackets), and to run (the simulator generates and compiles each rank's ops as the run reaches
 // them, so that is in the run), their total, ops and attention blocks simulated per CPU second of that
 // total, peak RSS after generation and at the end, the predicted time and the events processed.
-// Usage: bench_sim [P ...] [--trace] [--materialise] [--in-process] [--repeat N]
-//   default P: 64 256 1024 4096; --trace also records the trace; --materialise generates the whole
+// Usage: bench_sim [P ...] [--trace] [--summary] [--materialise] [--in-process] [--repeat N]
+//   default P: 64 256 1024 4096; --trace also records the trace; --summary builds the trace summary as
+//   ops retire and reads the programs again for the schedule hash (what `ringlab simulate` does, run_s
+//   includes both); --materialise generates the whole
 //   schedule first (as a schedule read from a file would be) instead of streaming it from the generator;
 //   --in-process runs every P in this process (for heap profilers; peak RSS is then the largest so far);
 //   --repeat N runs each P N times, one after the other, and adds a line with the fastest, median and
@@ -36,6 +38,7 @@
 #include "ringlab/sim/adapters.hpp"
 #include "ringlab/sim/simulator.hpp"
 #include "ringlab/topology/cluster.hpp"
+#include "ringlab/trace/summary.hpp"
 
 using namespace ringlab;
 
@@ -115,8 +118,16 @@ class TimedPlatform final : public sim::Platform {
   mutable double seconds_ = 0;
 };
 
+// What a run records besides the figures, and how its schedule is read.
+struct Mode {
+  bool record_trace = false;
+  bool summary = false;
+  bool materialise = false;
+};
+
 // Simulates P ranks and prints its row; `total` gets the CPU seconds the row's Mops/s divide by.
-int run_one(int P, bool record_trace, bool materialise, double& total) {
+int run_one(int P, const Mode& mode, double& total) {
+  const bool materialise = mode.materialise;
   ir::Workload w;
   w.batch = 1;
   w.seq_len = static_cast<std::int64_t>(P) * 4096;
@@ -145,7 +156,9 @@ int run_one(int P, bool record_trace, bool materialise, double& total) {
   std::vector<std::int32_t> gpu_of_rank(static_cast<std::size_t>(P));
   for (int r = 0; r < P; ++r) gpu_of_rank[static_cast<std::size_t>(r)] = r;
   sim::SimOptions opt;
-  opt.record_trace = record_trace;
+  opt.record_trace = mode.record_trace;
+  trace::SummaryBuilder summary(P, spec.variant);
+  if (mode.summary) opt.summary = &summary;
   const double t2 = now_s();
   const ir::StoredSource stored_source(whole ? *whole : generator.header());
   const ir::ScheduleSource& source = whole ? static_cast<const ir::ScheduleSource&>(stored_source) : generator;
@@ -166,7 +179,7 @@ int run_one(int P, bool record_trace, bool materialise, double& total) {
 int usage(const char* why) {
   if (why != nullptr) std::fprintf(stderr, "bench_sim: %s\n", why);
   std::fprintf(why != nullptr ? stderr : stdout,
-               "usage: bench_sim [P ...] [--trace] [--materialise] [--in-process] [--repeat N]\n"
+               "usage: bench_sim [P ...] [--trace] [--summary] [--materialise] [--in-process] [--repeat N]\n"
                "  P: ranks to simulate, each a whole number from 1 to 65536 (default 64 256 1024 4096)\n"
                "  N: runs of each P, from 1 to 100 (default 1); more than one adds their fastest, median and\n"
                "     slowest total\n");
@@ -183,7 +196,7 @@ std::optional<long> whole_number(const std::string& a, long lo, long hi) {
 }
 
 // One run of P in a child process (so its peak RSS is its own); its total comes back through a pipe.
-std::optional<double> run_child(int P, bool record_trace, bool materialise) {
+std::optional<double> run_child(int P, const Mode& mode) {
   int fds[2];
   if (pipe(fds) != 0) {
     fmt::print("{:>6} failed: pipe: {}\n", P, std::strerror(errno));
@@ -200,7 +213,7 @@ std::optional<double> run_child(int P, bool record_trace, bool materialise) {
   if (pid == 0) {
     close(fds[0]);
     double total = 0;
-    const int rc = run_one(P, record_trace, materialise, total);
+    const int rc = run_one(P, mode, total);
     if (rc == 0 && write(fds[1], &total, sizeof total) != static_cast<ssize_t>(sizeof total)) _exit(1);
     _exit(rc);
   }
@@ -221,14 +234,14 @@ std::optional<double> run_child(int P, bool record_trace, bool materialise) {
 
 int main(int argc, char** argv) {
   std::vector<int> ps;
-  bool record_trace = false;
-  bool materialise = false;
+  Mode mode;
   bool in_process = false;
   long repeat = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--trace") record_trace = true;
-    else if (a == "--materialise") materialise = true;
+    if (a == "--trace") mode.record_trace = true;
+    else if (a == "--summary") mode.summary = true;
+    else if (a == "--materialise") mode.materialise = true;
     else if (a == "--in-process") in_process = true;
     else if (a == "--help" || a == "-h") return usage(nullptr);
     else if (a == "--repeat") {
@@ -246,16 +259,16 @@ int main(int argc, char** argv) {
   utsname u{};
   uname(&u);
   fmt::print("bench_sim: causal ring, 4096 tokens/rank, 32 q / 8 kv heads, d 128, bf16, on DGX H100 nodes "
-             "(built in code); host {} {}, {} online cores (one used); trace {}; schedule {}\n",
-             u.nodename, u.machine, sysconf(_SC_NPROCESSORS_ONLN), record_trace ? "recorded" : "off",
-             materialise ? "materialised first" : "streamed from the generator");
+             "(built in code); host {} {}, {} online cores (one used); trace {}; summary {}; schedule {}\n",
+             u.nodename, u.machine, sysconf(_SC_NPROCESSORS_ONLN), mode.record_trace ? "recorded" : "off",
+             mode.summary ? "built as ops retire" : "off", mode.materialise ? "materialised first" : "streamed from the generator");
   fmt::print("{:>6} {:>11} {:>11} {:>8} {:>10} {:>9} {:>8} {:>8} {:>10} {:>10} {:>8} {:>9} {:>12} {:>11}\n", "P", "ops",
              "attends", "gen_s", "compile_s", "(route_s)", "run_s", "total_s", "Mops/s", "Mattend/s", "RSS_gen", "RSS_peak",
              "predicted_ms", "events");
   for (const int P : ps) {
     // The simulator's memory is O(P) (a window of each rank's program); a materialised schedule holds
     // every op, ~176 bytes each in the IR (3.5 ops per rank and step): skip what cannot fit.
-    const double need = materialise ? 3.6 * P * static_cast<double>(P) * 176.0 / (1024.0 * 1024 * 1024) : 0.0;
+    const double need = mode.materialise ? 3.6 * P * static_cast<double>(P) * 176.0 / (1024.0 * 1024 * 1024) : 0.0;
     const double avail = mem_available_gib();
     if (need > 0.8 * avail) {
       fmt::print("{:>6} skipped: needs ~{:.1f} GiB, {:.1f} GiB available\n", P, need, avail);
@@ -266,10 +279,10 @@ int main(int argc, char** argv) {
       std::optional<double> total;
       if (in_process) {
         double t = 0;
-        if (run_one(P, record_trace, materialise, t) == 0) total = t;
+        if (run_one(P, mode, t) == 0) total = t;
         else fmt::print("{:>6} failed\n", P);
       } else {
-        total = run_child(P, record_trace, materialise);
+        total = run_child(P, mode);
       }
       if (total) totals.push_back(*total);
     }

@@ -16,6 +16,12 @@ P=8
 (( attends == P * P )) || { echo "FAIL: attends $attends, expected $((P * P))" >&2; exit 1; }
 (( ops == P * P + 2 * P * (P - 1) + P * (P - 1) / 2 )) || { echo "FAIL: ops $ops" >&2; exit 1; }
 (( events == ops - P * (P - 1) / 2 )) || { echo "FAIL: events $events, ops $ops" >&2; exit 1; }
+# --summary (the summary built as ops retire, as `ringlab simulate` does): the same simulation.
+with=$("$bin" 8 --in-process --summary)
+echo "$with" | head -1 | grep -q 'summary built as ops retire' || { echo "FAIL: --summary not in the header: $with" >&2; exit 1; }
+wrow=$(echo "$with" | awk '$1 == 8')
+[[ $(echo "$wrow" | awk '{print $2, $3, $(NF-1), $NF}') == $(echo "$row" | awk '{print $2, $3, $(NF-1), $NF}') ]] ||
+  { echo "FAIL: --summary changed ops, attends, prediction or events: $wrow vs $row" >&2; exit 1; }
 for bad in 0 abc 12x --bogus; do
   set +e
   err=$("$bin" "$bad" 2>&1 > /dev/null)
