@@ -432,11 +432,16 @@ struct Simulator::Impl {
           prefetch(c);
           prefetch(reinterpret_cast<const char*>(c) + 64);
         }
+        if (!summaries.empty()) prefetch(summaries[r].next_slot());
       } else {
         for (std::size_t line = 0; line < sizeof(Rank); line += 64) {
           prefetch(reinterpret_cast<const char*>(&k) + line);
         }
         prefetch(&feeds[r]);
+        if (!summaries.empty()) {
+          prefetch(&summaries[r]);
+          prefetch(reinterpret_cast<const char*>(&summaries[r]) + 64);
+        }
       }
     };
     auto gpu = [&](std::size_t g) {

@@ -118,6 +118,8 @@ class RankStream {
   void settle(Time watermark, std::uint32_t closed_below, SummaryBuilder& into);
   /// No more records: folds everything left into `into` (as add_rank would have for the same records).
   void finish(SummaryBuilder& into);
+  /// Where add() writes next: for a caller that prefetches it (the simulator, events ahead).
+  [[nodiscard]] const void* next_slot() const noexcept { return records_.data() + records_.size(); }
 
  private:
   // A record, and whether its phase's figures are folded already (it is then kept only while its
