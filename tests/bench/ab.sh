@@ -12,6 +12,14 @@ while read -r _ a b c extra; do
   [[ -n $c && -z ${extra:-} ]] || { echo "FAIL: three rounds per binary: $a $b $c $extra" >&2; exit 1; }
 done < <(echo "$out" | grep "rounds:")
 (( $(echo "$out" | grep -c "fastest .* median .* of the first)") == 2 )) || { echo "FAIL: summary lines" >&2; exit 1; }
+# -a: the arguments reach every run (a bad one makes bench_sim print no row: refused) and the header.
+out=$("$ab" -r 1 -p 8 -a --summary "$bin")
+[[ $(echo "$out" | head -1) == "P = 8, 1 rounds (order rotating), CPU seconds, bench_sim --summary" ]] || { echo "FAIL: -a header: $out" >&2; exit 1; }
+set +e
+"$ab" -r 1 -p 8 -a --bogus "$bin" > /dev/null 2>&1
+rc=$?
+set -e
+(( rc != 0 )) || { echo "FAIL: ab.sh -a --bogus succeeded" >&2; exit 1; }
 for bad in "-r 0 $bin" "-p abc $bin" "-r" "" "/nonexistent/bench_sim"; do
   set +e
   # shellcheck disable=SC2086
