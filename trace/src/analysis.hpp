@@ -57,6 +57,19 @@ std::vector<T> bucket_sort(const std::vector<T>& items, std::int64_t lo, std::si
   return out;
 }
 
+/// A phase's busy figures from its compute and comm intervals (merged here, in place): compute and comm
+/// busy time, and the comm busy time no interval of `rank_compute` (the rank's compute, merged) covers.
+/// `hint` as overlap_length's. The one definition of a phase's exposed communication, for analyse()
+/// and for RankStream, which folds a rank's phases as the simulator retires their ops.
+inline void phase_busy(RankPhaseStats& st, std::vector<Interval>& compute, std::vector<Interval>& comm,
+                       const std::vector<Interval>& rank_compute, std::size_t& hint) {
+  merge_intervals(compute);
+  merge_intervals(comm);
+  st.compute = interval_length(compute);
+  st.comm = interval_length(comm);
+  st.exposed = st.comm - overlap_length(comm, rank_compute, hint);
+}
+
 /// Throws Error if `r` ends before it starts.
 void check_record(const OpRecord& r);
 
@@ -110,11 +123,7 @@ class RankAnalyser {
         st.flops += r.flops.value;
         (is_comm_kind(r.kind) ? comm_ : compute_).emplace_back(r.start.value, r.end.value);
       }
-      merge_intervals(compute_);
-      merge_intervals(comm_);
-      st.compute = interval_length(compute_);
-      st.comm = interval_length(comm_);
-      st.exposed = st.comm - overlap_length(comm_, cu, hint);
+      phase_busy(st, compute_, comm_, cu, hint);
       on_phase(phase, st);
       a = b;
     }

@@ -237,6 +237,7 @@ void RankStream::settle_to(std::int64_t w, bool all, std::uint32_t closed_below,
   std::int64_t need = w;
   auto& phase_comm = m.comm_scratch;  // the totals are done with it
   auto& phase_compute = m.phase_scratch;
+  std::size_t phase_hint = 0;  // phases in order: their comm comes later and later in `compute`
   for (std::size_t a = 0; a < order.size();) {
     const std::uint32_t phase = records_[order[a]].phase;
     std::size_t b = a;
@@ -266,12 +267,7 @@ void RankStream::settle_to(std::int64_t w, bool all, std::uint32_t closed_below,
       (r.comm ? phase_comm : phase_compute).emplace_back(r.start, r.end);
       r.folded = true;
     }
-    merge_intervals(phase_comm);
-    merge_intervals(phase_compute);
-    st.compute = interval_length(phase_compute);
-    st.comm = interval_length(phase_comm);
-    std::size_t from = 0;
-    st.exposed = st.comm - overlap_length(phase_comm, compute, from);
+    phase_busy(st, phase_compute, phase_comm, compute, phase_hint);
     fold_phase(m.phase(phase), st);
     a = b;
   }
