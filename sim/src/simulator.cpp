@@ -33,6 +33,7 @@ constexpr std::size_t kStreams = 4;
 constexpr PathId kNoPath = std::numeric_limits<PathId>::max();
 constexpr std::uint32_t kFar = 12;  // prefetch distances in events, see Simulator::run
 constexpr std::uint32_t kNear = 4;
+constexpr std::uint32_t kFirstWindow = 16;  // a rank's first window (slots): a ring rank's is about two ring steps
 
 // How the interpreter executes an op.
 enum class OpClass : std::uint8_t {
@@ -398,7 +399,8 @@ struct Simulator::Impl {
   [[nodiscard]] Time watermark(const Rank& k) const noexcept;
   void gpu_add(std::uint32_t r, std::uint32_t i);
   void gpu_finish(const Event& ev);
-  void gpu_transfers(std::int32_t g, double factor, bool begin);
+  // Four calls per transfer, inlined: out of line its prologue and epilogue were a quarter of its cost.
+  [[gnu::always_inline]] inline void gpu_transfers(std::int32_t g, double factor, bool begin);
   void gpu_advance(Gpu& gpu);
   void gpu_reschedule(Gpu& gpu, std::uint32_t only);
   void gpu_changed(std::uint32_t g, std::uint32_t added);
@@ -417,15 +419,25 @@ struct Simulator::Impl {
   // running the near stage again for the next event to pop; the feed's other lines, 1.10.)
   template <bool Near>
   void prefetch_for(const Event& next) const noexcept {
-    auto rank = [&](std::uint32_t r) __attribute__((always_inline)) {
+    // `seen`: a path the event's other rank loads already (kNoPath: none).
+    auto rank = [&](std::uint32_t r, PathId seen = kNoPath) __attribute__((always_inline)) {
       const Rank& k = ranks[r];
       if constexpr (Near) {
         // The live window, where retiring starts to its end: the ops an event of a rank reads or
-        // writes are there.
-        for (std::uint32_t j = k.retired; j < k.end; ++j) prefetch(&k.op(j));
+        // writes are there. A window of the first size (a ring rank's, whatever P is) is loaded whole,
+        // in straight-line code (fewer instructions than a loop over its live ops; its other slots are
+        // those its next ops are compiled into).
+        if (k.mask == kFirstWindow - 1) {
+          const char* const w = reinterpret_cast<const char*>(k.ring);
+          constexpr std::size_t kBytes = kFirstWindow * sizeof(SimOp);
+          for (std::size_t at = 0; at < kBytes; at += 64) prefetch(w + at);
+          prefetch(w + kBytes - 1);  // the last line, when the window does not start on a line
+        } else {
+          for (std::uint32_t j = k.retired; j < k.end; ++j) prefetch(&k.op(j));
+        }
         // The links of the paths the rank's last transfers took (a ring rank's next ones take them too).
         if (k.send_path != kNoPath) network.prefetch_path(k.send_path);
-        if (k.recv_path != kNoPath) network.prefetch_path(k.recv_path);
+        if (k.recv_path != kNoPath && k.recv_path != seen) network.prefetch_path(k.recv_path);
         if (!k.busy.empty()) prefetch(&k.busy.back());
         if (!k.open.xfers.empty()) prefetch(&k.open.xfers.back());
         if (const ir::OpCursor* c = feeds[r].cursor.get(); c != nullptr) {
@@ -454,7 +466,8 @@ struct Simulator::Impl {
       case EventType::transfer_done: {
         const Transfer& x = transfers[next.target];
         rank(x.send_rank);
-        rank(x.recv_rank);
+        // The receiver's last receive is mostly this transfer, on the sender's last send path.
+        rank(x.recv_rank, Near ? ranks[x.send_rank].send_path : kNoPath);
         if constexpr (!Near) {
           if (x.flow != kNoFlow) network.prefetch_flow(x.flow);
           prefetch(&prices[x.price]);
@@ -500,7 +513,6 @@ void Simulator::Impl::setup() {
     summaries.reserve(nranks);
     for (std::size_t r = 0; r < nranks; ++r) summaries.emplace_back(static_cast<std::int32_t>(r));
   }
-  constexpr std::uint32_t kFirstWindow = 16;  // a ring rank's window is about two ring steps
   for (std::size_t r = 0; r < nranks; ++r) {
     Rank& k = ranks[r];
     k.ring = new_window(kFirstWindow);
@@ -1028,8 +1040,7 @@ void Simulator::Impl::gpu_finish(const Event& ev) {
   if (!wk.active) return;  // not reached: a work item's event is moved, never left stale
   Gpu& gpu = gpus[wk.gpu];
   gpu_advance(gpu);
-  const auto it = std::find(gpu.running.begin(), gpu.running.end(), ev.target);
-  gpu.running.erase(it);  // keep order: rescheduling order stays deterministic and fair
+  gpu.running.erase_value(ev.target);  // keep order: rescheduling order stays deterministic and fair
   wk.active = false;
   free_work.push_back(ev.target);
   gpu_changed(wk.gpu, kNone);
@@ -1039,7 +1050,7 @@ void Simulator::Impl::gpu_finish(const Event& ev) {
 // Interference: while transfers of a GPU are in flight its kernels run `factor` times slower, factor
 // being the largest of those transfers' factors (models::InterferenceModel::combine); progress made so
 // far is kept, only the remaining work is re-timed.
-void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
+inline void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
   Gpu& gpu = gpus[static_cast<std::size_t>(g)];
   double f = 1.0;
   if (begin) {
@@ -1047,7 +1058,7 @@ void Simulator::Impl::gpu_transfers(std::int32_t g, double factor, bool begin) {
     if (factor <= gpu.factor) return;  // the largest stands (a ring's two transfers of a GPU mostly alike)
     f = factor;
   } else {
-    gpu.transfers.erase(std::find(gpu.transfers.begin(), gpu.transfers.end(), factor));
+    gpu.transfers.erase_value(factor);
     if (factor < gpu.factor) return;  // not the largest: the largest stands
     for (const double x : gpu.transfers) f = std::max(f, x);
     if (f == gpu.factor) return;

@@ -17,25 +17,10 @@ namespace ringlab {
 [[nodiscard]] constexpr std::int64_t interval_ticks(std::int64_t ps) noexcept { return ps; }
 [[nodiscard]] constexpr std::int64_t interval_ticks(Time t) noexcept { return t.value; }
 
-/// Sorts and merges overlapping or touching intervals in place into a disjoint, sorted union (empty
-/// intervals dropped: they make nothing busy). No allocation: callers reuse their scratch vectors.
+namespace detail {
+/// merge_intervals of more than two intervals: sort if need be, then one scan.
 template <class T>
-void merge_intervals(std::vector<std::pair<T, T>>& v) {
-  if (v.size() <= 2) {  // the common case (a rank's transfers of one ring step), without sort or scan
-    if (v.size() == 2) {
-      auto& a = v[0];
-      auto& b = v[1];
-      if (b < a) std::swap(a, b);
-      if (b.second <= b.first) {
-        v.pop_back();
-      } else if (a.second > a.first && b.first <= a.second) {
-        a.second = std::max(a.second, b.second);
-        v.pop_back();
-      }
-    }
-    if (!v.empty() && v[0].second <= v[0].first) v.erase(v.begin());
-    return;
-  }
+void merge_many_intervals(std::vector<std::pair<T, T>>& v) {
   if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
   std::size_t out = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -47,6 +32,31 @@ void merge_intervals(std::vector<std::pair<T, T>>& v) {
     }
   }
   v.resize(out);
+}
+}  // namespace detail
+
+/// Sorts and merges overlapping or touching intervals in place into a disjoint, sorted union (empty
+/// intervals dropped: they make nothing busy). No allocation: callers reuse their scratch vectors.
+/// Up to two intervals (a rank's transfers of one ring step, once per phase) are merged inline, the
+/// rest out of line: as one function the sort kept GCC from inlining the common case.
+template <class T>
+[[gnu::always_inline]] inline void merge_intervals(std::vector<std::pair<T, T>>& v) {
+  if (v.size() > 2) {
+    detail::merge_many_intervals(v);
+    return;
+  }
+  if (v.size() == 2) {
+    auto& a = v[0];
+    auto& b = v[1];
+    if (b < a) std::swap(a, b);
+    if (b.second <= b.first) {
+      v.pop_back();
+    } else if (a.second > a.first && b.first <= a.second) {
+      a.second = std::max(a.second, b.second);
+      v.pop_back();
+    }
+  }
+  if (!v.empty() && v[0].second <= v[0].first) v.erase(v.begin());
 }
 
 /// Total length, in ps, of merged intervals.
