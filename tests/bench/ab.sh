@@ -2,6 +2,8 @@
 # bench/ab.sh runs each binary once per round (tiny P: no timing is asserted), prints every binary's
 # rounds, fastest and median, and refuses bad arguments with exit status 2.
 set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 bin=$1
 ab=$(dirname "$0")/../../bench/ab.sh
 out=$("$ab" -r 3 -p 8 "$bin" "$bin")
@@ -20,12 +22,5 @@ set +e
 rc=$?
 set -e
 (( rc != 0 )) || { echo "FAIL: ab.sh -a --bogus succeeded" >&2; exit 1; }
-for bad in "-r 0 $bin" "-p abc $bin" "-r" "" "/nonexistent/bench_sim"; do
-  set +e
-  # shellcheck disable=SC2086
-  "$ab" $bad > /dev/null 2>&1
-  rc=$?
-  set -e
-  (( rc == 2 )) || { echo "FAIL: ab.sh $bad exited $rc, expected 2" >&2; exit 1; }
-done
+refuses "$ab" "-r 0 $bin" "-p abc $bin" "-r" "" "/nonexistent/bench_sim"
 echo "ok"
