@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per attention block of bench_sim builds, counted by valgrind (callgrind): the one speed
 # figure a shared host's load cannot move (on 2026-12-08 the same binary's P = 4096 time moved from 16
-# to 41 s within the hour, while its count moved by a few hundred of 333 million). Each BIN runs `BIN P --in-process`
-# under callgrind; prints its total instructions, per attention block, and the ratio to the first BIN's.
+# to 41 s within the hour, while its count moved by a few hundred of 333 million). Each BIN runs
+# `BIN P --in-process` under callgrind; prints its total instructions, per attention block, and the
+# ratio to the first BIN's.
 # Time still decides (docs/simulator.md: fewer instructions have run slower); this says what a change
 # did to the work, bench/ab.sh what it did to the time. valgrind cannot run code for CPUs it does not
 # model (an -march=native build on an AVX-512 machine): build with RINGLAB_NATIVE=0 there.

@@ -50,14 +50,12 @@ class ShortList {
     std::copy(at + 1, end(), at);
     --size_;
   }
-  /// Erases the first element equal to `x` (there must be one), keeping the order of the rest, in one
-  /// pass with the storage looked up once (std::find then erase looked it up per call and per step).
+  /// Erases the first element equal to `x` (there must be one), keeping the order of the rest: no end
+  /// to test while searching, since it is there.
   void erase_value(T x) noexcept {
-    T* const p = begin();
-    std::uint32_t j = 0;
-    while (!(p[j] == x)) ++j;
-    for (; j + 1 < size_; ++j) p[j] = p[j + 1];
-    --size_;
+    T* at = begin();
+    while (!(*at == x)) ++at;
+    erase(at);
   }
 
  private:
